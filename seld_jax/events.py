@@ -30,8 +30,8 @@ convert from each file's own units (e.g. centimetres in STARSS23).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import dataclasses
-from typing import Sequence
 
 import numpy as np
 
