@@ -1,0 +1,213 @@
+# Copyright 2026 The seld_jax Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Layers shared by the SELD models, laid out like their PyTorch originals.
+
+The DCASE baselines are PyTorch networks; these layers keep the PyTorch
+parameterisation (GRU with both input and hidden biases, torch's default
+uniform initialisation) so that parameter counts equal the references and
+published `state_dict`s import one-to-one (see `seld_jax.convert`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from flax import nnx
+import jax
+import jax.numpy as jnp
+
+
+def torch_uniform(fan_in: int):
+  """torch's default Linear/Conv/GRU init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+  bound = 1.0 / math.sqrt(fan_in)
+
+  def init(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+  return init
+
+
+def linear(
+    in_features: int,
+    out_features: int,
+    *,
+    rngs: nnx.Rngs,
+    dtype=None,
+    use_bias: bool = True,
+) -> nnx.Linear:
+  """`nnx.Linear` initialised as `torch.nn.Linear`."""
+  return nnx.Linear(
+      in_features,
+      out_features,
+      use_bias=use_bias,
+      kernel_init=torch_uniform(in_features),
+      bias_init=torch_uniform(in_features),
+      dtype=dtype,
+      rngs=rngs,
+  )
+
+
+class BiGRU(nnx.Module):
+  """A multi-layer bidirectional GRU with PyTorch's gate equations.
+
+  r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
+  n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h.
+  Per layer the two directions are scanned together (one `lax.scan` of T
+  steps); the input projection of all steps is a single matmul. Dropout is
+  applied between layers (not after the last), as `torch.nn.GRU(dropout=p)`.
+
+  Parameters per layer: `w_ih [2, I, 3H]`, `w_hh [2, H, 3H]`, `b_ih [2, 3H]`,
+  `b_hh [2, 3H]` (direction 0 forward, 1 backward; gates r, z, n).
+  """
+
+  def __init__(
+      self,
+      in_features: int,
+      hidden: int,
+      num_layers: int = 2,
+      dropout: float = 0.0,
+      *,
+      rngs: nnx.Rngs,
+      dtype=None,
+  ):
+    self.hidden = hidden
+    self.num_layers = num_layers
+    self.dtype = dtype
+    init = torch_uniform(hidden)
+    self.w_ih = nnx.List()
+    self.w_hh = nnx.List()
+    self.b_ih = nnx.List()
+    self.b_hh = nnx.List()
+    for layer in range(num_layers):
+      fan = in_features if layer == 0 else 2 * hidden
+      self.w_ih.append(nnx.Param(init(rngs.params(), (2, fan, 3 * hidden))))
+      self.w_hh.append(nnx.Param(init(rngs.params(), (2, hidden, 3 * hidden))))
+      self.b_ih.append(nnx.Param(init(rngs.params(), (2, 3 * hidden))))
+      self.b_hh.append(nnx.Param(init(rngs.params(), (2, 3 * hidden))))
+    self.dropout = nnx.Dropout(dropout, rngs=rngs)
+
+  def _layer(self, x, w_ih, w_hh, b_ih, b_hh):
+    h = self.hidden
+    dtype = self.dtype or x.dtype
+    x = x.astype(dtype)
+    w_ih, w_hh = w_ih.astype(dtype), w_hh.astype(dtype)
+    # [2, B, T, 3H]; the backward direction reads time reversed.
+    xi = jnp.einsum('bti,dik->dbtk', x, w_ih) + b_ih[:, None, None].astype(
+        dtype
+    )
+    xi = jnp.stack([xi[0], xi[1, :, ::-1]])
+    xi = jnp.moveaxis(xi, 2, 0)  # [T, 2, B, 3H]
+    b_hh = b_hh[:, None].astype(dtype)
+
+    def step(state, xt):
+      hh = jnp.einsum('dbh,dhk->dbk', state, w_hh) + b_hh
+      r = jax.nn.sigmoid(xt[..., :h] + hh[..., :h])
+      z = jax.nn.sigmoid(xt[..., h : 2 * h] + hh[..., h : 2 * h])
+      n = jnp.tanh(xt[..., 2 * h :] + r * hh[..., 2 * h :])
+      new = (1.0 - z) * n + z * state
+      return new, new
+
+    init = jnp.zeros(xi.shape[1:3] + (h,), dtype)
+    _, hs = jax.lax.scan(step, init, xi)  # [T, 2, B, H]
+    fwd = jnp.moveaxis(hs[:, 0], 0, 1)
+    bwd = jnp.moveaxis(hs[::-1, 1], 0, 1)
+    return jnp.concatenate([fwd, bwd], axis=-1)  # [B, T, 2H]
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x [B, T, I] -> [B, T, 2H] (forward half, then backward half)."""
+    for layer in range(self.num_layers):
+      if layer > 0:
+        x = self.dropout(x)
+      x = self._layer(
+          x,
+          self.w_ih[layer][...],
+          self.w_hh[layer][...],
+          self.b_ih[layer][...],
+          self.b_hh[layer][...],
+      )
+    return x
+
+
+class ConvBlock(nnx.Module):
+  """Conv2d(3x3, pad 1) -> BatchNorm -> ReLU -> MaxPool -> Dropout2d (NHWC).
+
+  The DCASE baseline block; BatchNorm as torch (eps 1e-5, momentum 0.1, i.e.
+  flax momentum 0.9); Dropout2d drops whole channels.
+  """
+
+  def __init__(
+      self,
+      in_channels: int,
+      out_channels: int,
+      pool: tuple[int, int],
+      dropout: float,
+      *,
+      rngs: nnx.Rngs,
+      dtype=None,
+  ):
+    fan_in = in_channels * 9
+    self.conv = nnx.Conv(
+        in_channels,
+        out_channels,
+        kernel_size=(3, 3),
+        padding=((1, 1), (1, 1)),
+        kernel_init=torch_uniform(fan_in),
+        bias_init=torch_uniform(fan_in),
+        dtype=dtype,
+        rngs=rngs,
+    )
+    self.bn = nnx.BatchNorm(
+        out_channels, momentum=0.9, epsilon=1e-5, dtype=dtype, rngs=rngs
+    )
+    self.pool = tuple(pool)
+    self.dropout = nnx.Dropout(dropout, broadcast_dims=(1, 2), rngs=rngs)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    x = jax.nn.relu(self.bn(self.conv(x)))
+    if self.pool != (1, 1):
+      x = nnx.max_pool(x, window_shape=self.pool, strides=self.pool)
+    return self.dropout(x)
+
+
+class SelfAttentionBlock(nnx.Module):
+  """torch `MultiheadAttention(x, x, x)` + residual + post LayerNorm."""
+
+  def __init__(
+      self,
+      dim: int,
+      num_heads: int,
+      dropout: float,
+      *,
+      rngs: nnx.Rngs,
+      dtype=None,
+  ):
+    self.attention = nnx.MultiHeadAttention(
+        num_heads=num_heads,
+        in_features=dim,
+        qkv_features=dim,
+        out_features=dim,
+        dropout_rate=dropout,
+        deterministic=False,
+        kernel_init=jax.nn.initializers.xavier_uniform(),
+        out_kernel_init=torch_uniform(dim),
+        bias_init=jax.nn.initializers.zeros,
+        decode=False,
+        dtype=dtype,
+        rngs=rngs,
+    )
+    self.norm = nnx.LayerNorm(dim, epsilon=1e-5, dtype=dtype, rngs=rngs)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    return self.norm(self.attention(x) + x)
