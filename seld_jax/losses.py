@@ -145,6 +145,22 @@ def binary_cross_entropy(prob: jax.Array, target: jax.Array) -> jax.Array:
   return -(target * log_p + (1.0 - target) * log_1mp)
 
 
+def adpit_stereo_per_element(output: jax.Array, target: jax.Array) -> jax.Array:
+  """The DCASE2025 stereo ADPIT loss per (batch, frame, class): [B, T, C]."""
+  k = target.shape[3] - 1
+  y = _as_tracks(output, target, k)
+  slots = target[:, :, :, :1, :] * target[:, :, :, 1:4, :]
+  cands = _candidate_targets(slots)  # [13, B, T, 3, 3, C]
+  losses = jnp.mean((y[None, :, :, :, 0:3] - cands) ** 2, axis=(3, 4))
+  extra = None
+  if k == 4:
+    on_cands = _candidate_targets(target[:, :, :, 4:5, :])  # not masked
+    bce = binary_cross_entropy(y[None, :, :, :, 3:4], on_cands)
+    extra = jnp.mean(bce, axis=(3, 4))
+  picked, _ = _select_min(losses, extra)
+  return picked
+
+
 def adpit_stereo(output: jax.Array, target: jax.Array) -> jax.Array:
   """The DCASE2025 stereo ADPIT loss (`loss.py:SELDLossADPIT`).
 
@@ -162,18 +178,7 @@ def adpit_stereo(output: jax.Array, target: jax.Array) -> jax.Array:
   Returns:
     The scalar mean.
   """
-  k = target.shape[3] - 1
-  y = _as_tracks(output, target, k)
-  slots = target[:, :, :, :1, :] * target[:, :, :, 1:4, :]
-  cands = _candidate_targets(slots)  # [13, B, T, 3, 3, C]
-  losses = jnp.mean((y[None, :, :, :, 0:3] - cands) ** 2, axis=(3, 4))
-  extra = None
-  if k == 4:
-    on_cands = _candidate_targets(target[:, :, :, 4:5, :])  # not masked
-    bce = binary_cross_entropy(y[None, :, :, :, 3:4], on_cands)
-    extra = jnp.mean(bce, axis=(3, 4))
-  picked, _ = _select_min(losses, extra)
-  return jnp.mean(picked)
+  return jnp.mean(adpit_stereo_per_element(output, target))
 
 
 def accdoa_mse(output: jax.Array, target: jax.Array) -> jax.Array:
@@ -263,3 +268,39 @@ def sed_doa_loss(
   sed = sed_bce_with_logits(sed_logits, sed_target)
   doa_l = masked_doa_mse(doa, doa_target, sed_target)
   return sed + doa_weight * doa_l, {'sed': sed, 'doa': doa_l}
+
+
+def per_example_loss(target: str, output, target_values) -> jax.Array:
+  """The training loss of one output representation, per example: [B].
+
+  The mean over examples equals the official loss of that representation
+  (ADPIT for 'multi_accdoa' / 'multi_accdoa_distance', stereo ADPIT for
+  'multi_accdoa_stereo', MSE for 'single_accdoa'); a per-example value lets
+  the training step weight padded examples by a mask.
+
+  Args:
+    target: the representation name (as `seld_jax.targets` / the config).
+    output: the model output for it.
+    target_values: the dense target.
+
+  Returns:
+    float [B].
+  """
+  if target in ('multi_accdoa', 'multi_accdoa_distance'):
+    return jnp.mean(adpit_per_element(output, target_values), axis=(1, 2))
+  if target == 'multi_accdoa_stereo':
+    return jnp.mean(
+        adpit_stereo_per_element(output, target_values), axis=(1, 2)
+    )
+  if target == 'single_accdoa':
+    if output.shape != target_values.shape:
+      raise ValueError(
+          f'Output {output.shape} != target {target_values.shape}.'
+      )
+    return jnp.mean(
+        (output - target_values) ** 2, axis=tuple(range(1, output.ndim))
+    )
+  raise ValueError(
+      f'No per-example loss for target {target!r}; known: multi_accdoa, '
+      'multi_accdoa_distance, multi_accdoa_stereo, single_accdoa.'
+  )

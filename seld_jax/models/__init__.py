@@ -12,5 +12,43 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
+"""SELD models (flax.nnx) and the registry the configs name them by."""
 
-"""SELD models (flax.nnx)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flax import nnx
+
+from seld_jax.models import crnn
+
+# name -> constructor taking (in_channels, num_freq_bins, num_classes,
+# output=..., dtype=..., rngs=..., **model_kwargs).
+MODELS = {
+    'seld_crnn': crnn.SeldCRNN,
+}
+
+
+def create_model(
+    name: str,
+    *,
+    in_channels: int,
+    num_freq_bins: int,
+    num_classes: int,
+    output: str,
+    rngs: nnx.Rngs,
+    dtype: Any = None,
+    **kwargs,
+) -> nnx.Module:
+  """Builds the model `name` for the given input and output shapes."""
+  if name not in MODELS:
+    raise ValueError(f'Unknown model {name!r}; known: {sorted(MODELS)}.')
+  return MODELS[name](
+      in_channels,
+      num_freq_bins,
+      num_classes,
+      output=output,
+      dtype=dtype,
+      rngs=rngs,
+      **kwargs,
+  )

@@ -1,0 +1,76 @@
+# Copyright 2026 The seld_jax Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Default: the DCASE2023 baseline CRNN, FOA, multi-ACCDOA/ADPIT, synthetic data.
+
+python -m seld_jax.main --config configs/default.py --workdir runs/default
+"""
+
+import ml_collections
+
+
+def get_config():
+  """The default training configuration."""
+  config = ml_collections.ConfigDict()
+
+  # Data: any built TFDS dataset `name/config`; the synthetic default is
+  # rendered and built on first use.
+  config.dataset = 'synthetic_seld/foa'
+  config.data_dir = None  # TFDS default (~/tensorflow_datasets) when None
+  config.train_split = 'train'
+  config.eval_split = 'test'
+  config.test_split = 'test'
+  config.sample_rate = 24000
+  config.num_classes = 13
+  config.window_seconds = 5.0
+  config.eval_hop_seconds = 5.0
+  config.label_rate = 10.0
+
+  # Features (computed on device inside the step) and normalisation
+  # statistics from the training split only.
+  config.features = 'foa_logmel_iv'
+  config.feature_params = ml_collections.ConfigDict()
+  config.normalize = True
+
+  # Model and output representation.
+  config.model = 'seld_crnn'
+  config.model_kwargs = ml_collections.ConfigDict()
+  config.target = 'multi_accdoa'
+  config.bf16 = False
+  config.model_parallelism = 1
+
+  # Optimisation.
+  config.batch_size = 32  # global
+  config.optimizer = 'adam'
+  config.learning_rate = 1e-3
+  config.weight_decay = 0.0
+  config.schedule = 'constant'
+  config.warmup_steps = 0
+  config.grad_clip_norm = 0.0
+  config.num_train_steps = 2000
+  config.seed = 0
+  config.augment = ml_collections.ConfigDict()
+
+  # Evaluation, logging, checkpoints.
+  config.metric = 'dcase2023'
+  config.threshold = 0.5
+  config.unify_degrees = 15.0
+  config.log_every_steps = 50
+  config.eval_every_steps = 500
+  config.checkpoint_every_steps = 500
+  config.keep_checkpoints = 2
+  config.best_metric = 'SELD'
+  config.best_mode = 'min'
+  config.eval_batch_size = 32
+  return config

@@ -1,0 +1,312 @@
+# Copyright 2026 The seld_jax Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The train state and the jitted, sharded train and eval steps.
+
+One `jax.jit` step does: features (on device) -> normalisation ->
+augmentation (when configured) -> model -> loss -> optax update. The model is
+an `nnx.Module` split once into a graph definition and pytrees (parameters;
+the rest: BatchNorm statistics and RNG state); the step is a plain function of
+those pytrees, jitted with explicit shardings and the state donated, as the
+flax gemma example does (no `nnx.jit` in the hot loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import dataclasses
+from typing import Any
+
+import flax
+from flax import nnx
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from seld_jax import features as features_lib
+from seld_jax import losses
+from seld_jax import models
+from seld_jax import sharding as sharding_lib
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any  # nnx.State of nnx.Param
+  rest: Any  # nnx.State of everything else (BatchStat, RNG state)
+  opt_state: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureSpec:
+  """What the step computes from raw audio, and the normalisation."""
+
+  name: str
+  sample_rate: int
+  params: dict[str, Any]
+  mean: np.ndarray | None = None  # [C', F] or None
+  std: np.ndarray | None = None
+
+  def shape(self, num_samples: int) -> tuple[int, int, int]:
+    return features_lib.output_shape(
+        self.name, num_samples, self.sample_rate, **self.params
+    )
+
+  def __call__(self, audio: jax.Array) -> jax.Array:
+    x = features_lib.compute(self.name, audio, self.sample_rate, **self.params)
+    if self.mean is not None:
+      x = (x - self.mean[None, :, None, :]) / self.std[None, :, None, :]
+    return x
+
+
+def feature_spec(
+    config: ml_collections.ConfigDict, stats: dict[str, np.ndarray] | None
+) -> FeatureSpec:
+  return FeatureSpec(
+      name=config.features,
+      sample_rate=config.sample_rate,
+      params=dict(config.get('feature_params', {}) or {}),
+      mean=None if stats is None else np.asarray(stats['mean'], np.float32),
+      std=None if stats is None else np.asarray(stats['std'], np.float32),
+  )
+
+
+# Optimizer
+# -----------------------------------------------------------------------------
+
+
+def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
+  """Constant or warmup + cosine, from `config.schedule`."""
+  lr = config.learning_rate
+  warmup = int(config.get('warmup_steps', 0))
+  kind = config.get('schedule', 'constant')
+  if kind == 'constant':
+    if warmup:
+      return optax.join_schedules(
+          [optax.linear_schedule(0.0, lr, warmup), optax.constant_schedule(lr)],
+          [warmup],
+      )
+    return optax.constant_schedule(lr)
+  if kind == 'cosine':
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0 if warmup else lr,
+        peak_value=lr,
+        warmup_steps=warmup,
+        decay_steps=max(config.num_train_steps, warmup + 1),
+        end_value=lr * config.get('end_learning_rate_factor', 0.0),
+    )
+  raise ValueError(f"schedule must be 'constant' or 'cosine', got {kind!r}.")
+
+
+def create_optimizer(
+    config: ml_collections.ConfigDict,
+) -> optax.GradientTransformation:
+  """Adam / AdamW with the configured schedule and gradient clipping."""
+  schedule = learning_rate_schedule(config)
+  name = config.get('optimizer', 'adam')
+  if name == 'adam':
+    opt = optax.adam(schedule)
+  elif name == 'adamw':
+    opt = optax.adamw(schedule, weight_decay=config.get('weight_decay', 0.0))
+  else:
+    raise ValueError(f"optimizer must be 'adam' or 'adamw', got {name!r}.")
+  clip = config.get('grad_clip_norm', None)
+  if clip:
+    opt = optax.chain(optax.clip_by_global_norm(clip), opt)
+  return opt
+
+
+# Model and state
+# -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelDef:
+  """Static parts of the model: graph definitions for train and eval mode."""
+
+  train_graph: Any
+  eval_graph: Any
+  num_params: int
+
+
+def create_model(
+    config: ml_collections.ConfigDict, input_shape: tuple[int, int, int]
+) -> nnx.Module:
+  channels, _, bins = input_shape
+  dtype = jnp.bfloat16 if config.get('bf16', False) else None
+  return models.create_model(
+      config.model,
+      in_channels=channels,
+      num_freq_bins=bins,
+      num_classes=config.num_classes,
+      output=config.target,
+      dtype=dtype,
+      rngs=nnx.Rngs(params=config.seed, dropout=config.seed + 1),
+      **dict(config.get('model_kwargs', {}) or {}),
+  )
+
+
+def create_train_state(
+    config: ml_collections.ConfigDict,
+    input_shape: tuple[int, int, int],
+    tx: optax.GradientTransformation,
+) -> tuple[ModelDef, TrainState]:
+  """Builds the model and optimizer state (host arrays, unsharded)."""
+  model = create_model(config, input_shape)
+  model.eval()
+  eval_graph = nnx.graphdef(model)
+  model.train()
+  train_graph, params, rest = nnx.split(model, nnx.Param, ...)
+  num_params = sum(x.size for x in jax.tree.leaves(params))
+  state = TrainState(
+      step=jnp.zeros((), jnp.int32),
+      params=params,
+      rest=rest,
+      opt_state=tx.init(params),
+  )
+  return ModelDef(train_graph, eval_graph, num_params), state
+
+
+def state_sharding(state: TrainState, mesh) -> Any:
+  """Every leaf of the (small) SELD train state is replicated."""
+  replicated = sharding_lib.replicated(mesh)
+  return jax.tree.map(lambda _: replicated, state)
+
+
+# Steps
+# -----------------------------------------------------------------------------
+
+
+def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
+  mask = mask.astype(values.dtype)
+  return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def make_train_step(
+    model_def: ModelDef,
+    tx: optax.GradientTransformation,
+    feature_fn: Callable[[jax.Array], jax.Array],
+    target: str,
+    augment_fn: Callable[..., Any] | None = None,
+) -> Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, dict]]:
+  """The (unjitted) train step: state, batch -> new state, metrics.
+
+  Args:
+    model_def: graph definitions from `create_train_state`.
+    tx: the optimizer.
+    feature_fn: raw audio [B, C, N] -> normalised features [B, C', T, F].
+    target: the output representation, selecting the loss.
+    augment_fn: optional (key, features, target) -> (features, target),
+      label-consistent augmentation run inside the step.
+
+  Returns:
+    The step function. `batch` holds 'audio' [B, C, N], 'target' and 'mask'
+    [B] (1 for real examples, 0 for padding).
+  """
+
+  def step(state: TrainState, batch: dict[str, jax.Array]):
+    feats = feature_fn(batch['audio'])
+    tgt = batch['target']
+    if augment_fn is not None:
+      key = jax.random.fold_in(jax.random.key(0), state.step)
+      feats, tgt = augment_fn(key, feats, tgt)
+
+    def loss_fn(params):
+      model = nnx.merge(model_def.train_graph, params, state.rest, copy=True)
+      out = model(feats)
+      per_example = losses.per_example_loss(target, out, tgt)
+      loss = _masked_mean(per_example, batch['mask'])
+      _, _, new_rest = nnx.split(model, nnx.Param, ...)
+      return loss, new_rest
+
+    (loss, new_rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params
+    )
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    new_state = TrainState(
+        step=state.step + 1,
+        params=params,
+        rest=new_rest,
+        opt_state=opt_state,
+    )
+    metrics = {'loss': loss, 'grad_norm': optax.global_norm(grads)}
+    return new_state, metrics
+
+  return step
+
+
+def make_eval_step(
+    model_def: ModelDef,
+    feature_fn: Callable[[jax.Array], jax.Array],
+    target: str,
+) -> Callable[[TrainState, dict[str, jax.Array]], dict[str, jax.Array]]:
+  """The eval step: outputs and the masked loss of a batch of windows."""
+
+  def step(state: TrainState, batch: dict[str, jax.Array]):
+    feats = feature_fn(batch['audio'])
+    model = nnx.merge(model_def.eval_graph, state.params, state.rest)
+    out = model(feats)
+    per_example = losses.per_example_loss(target, out, batch['target'])
+    return {
+        'output': out,
+        'loss_sum': jnp.sum(per_example * batch['mask']),
+        'count': jnp.sum(batch['mask']),
+    }
+
+  return step
+
+
+def jit_steps(
+    train_step,
+    eval_step,
+    state: TrainState,
+    mesh,
+) -> tuple[Callable, Callable]:
+  """Jits the steps with explicit shardings; the train state is donated."""
+  state_sh = state_sharding(state, mesh)
+  data_sh = sharding_lib.data_sharding(mesh)
+  replicated = sharding_lib.replicated(mesh)
+  jitted_train = jax.jit(
+      train_step,
+      in_shardings=(state_sh, data_sh),
+      out_shardings=(state_sh, replicated),
+      donate_argnums=0,
+  )
+  jitted_eval = jax.jit(
+      eval_step,
+      in_shardings=(state_sh, data_sh),
+      out_shardings={
+          'output': data_sh,
+          'loss_sum': replicated,
+          'count': replicated,
+      },
+  )
+  return jitted_train, jitted_eval
+
+
+def place_state(state: TrainState, mesh) -> TrainState:
+  return jax.device_put(state, state_sharding(state, mesh))
+
+
+def abstract_state(state: TrainState, mesh) -> Any:
+  """ShapeDtypeStructs with shardings, for checkpoint restoration."""
+  sh = state_sharding(state, mesh)
+  return jax.tree.map(
+      lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+      state,
+      sh,
+  )

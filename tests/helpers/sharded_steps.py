@@ -1,0 +1,59 @@
+"""Runs a few train steps on an 8-device mesh and on a 1-device mesh.
+
+Run with XLA_FLAGS=--xla_force_host_platform_device_count=8; prints one JSON
+line with the losses of both runs (used by tests/train_step_test.py).
+"""
+
+import json
+
+import jax
+import numpy as np
+
+from configs import test as test_config
+from seld_jax import sharding
+from seld_jax import train_step
+
+
+def run(devices, batches):
+  config = test_config.get_config()
+  config.model_kwargs.dropout = 0.0  # identical randomness is not the point
+  mesh = sharding.make_mesh(devices=devices)
+  spec = train_step.feature_spec(config, None)
+  shape = spec.shape(int(config.sample_rate * config.window_seconds))
+  tx = train_step.create_optimizer(config)
+  model_def, state = train_step.create_train_state(config, shape, tx)
+  step = train_step.make_train_step(model_def, tx, spec, config.target)
+  ev = train_step.make_eval_step(model_def, spec, config.target)
+  jtrain, _ = train_step.jit_steps(step, ev, state, mesh)
+  state = train_step.place_state(state, mesh)
+  losses = []
+  for batch in batches:
+    state, metrics = jtrain(state, sharding.to_global(batch, mesh))
+    losses.append(float(metrics['loss']))
+  return losses
+
+
+def main():
+  rng = np.random.default_rng(0)
+  batches = []
+  for _ in range(3):
+    audio = rng.normal(scale=0.1, size=(8, 4, 24000)).astype(np.float32)
+    target = np.zeros((8, 10, 6, 4, 13), np.float32)
+    target[:, :, 0, 0, 5] = 1.0
+    target[:, :, 0, 2, 5] = 1.0
+    batches.append(
+        {'audio': audio, 'target': target, 'mask': np.ones(8, np.float32)}
+    )
+  losses_8 = run(jax.devices(), batches)
+  losses_1 = run(jax.devices()[:1], batches)
+  print(
+      json.dumps({
+          'devices': jax.device_count(),
+          'losses_8': losses_8,
+          'losses_1': losses_1,
+      })
+  )
+
+
+if __name__ == '__main__':
+  main()
