@@ -270,37 +270,35 @@ def sed_doa_loss(
   return sed + doa_weight * doa_l, {'sed': sed, 'doa': doa_l}
 
 
-def per_example_loss(target: str, output, target_values) -> jax.Array:
-  """The training loss of one output representation, per example: [B].
+def per_frame_loss(target: str, output, target_values) -> jax.Array:
+  """The training loss of one output representation, per frame: [B, T].
 
-  The mean over examples equals the official loss of that representation
-  (ADPIT for 'multi_accdoa' / 'multi_accdoa_distance', stereo ADPIT for
-  'multi_accdoa_stereo', MSE for 'single_accdoa'); a per-example value lets
-  the training step weight padded examples by a mask.
+  Its mean over batch and frames equals the official loss of that
+  representation (ADPIT for 'multi_accdoa' / 'multi_accdoa_distance', stereo
+  ADPIT for 'multi_accdoa_stereo', MSE for 'single_accdoa'); per-frame values
+  let the step weight padded frames and windows by a mask.
 
   Args:
     target: the representation name (as `seld_jax.targets` / the config).
-    output: the model output for it.
-    target_values: the dense target.
+    output: the model output for it, [B, T, ...].
+    target_values: the dense target, [B, T, ...].
 
   Returns:
-    float [B].
+    float [B, T].
   """
   if target in ('multi_accdoa', 'multi_accdoa_distance'):
-    return jnp.mean(adpit_per_element(output, target_values), axis=(1, 2))
+    return jnp.mean(adpit_per_element(output, target_values), axis=2)
   if target == 'multi_accdoa_stereo':
-    return jnp.mean(
-        adpit_stereo_per_element(output, target_values), axis=(1, 2)
-    )
+    return jnp.mean(adpit_stereo_per_element(output, target_values), axis=2)
   if target == 'single_accdoa':
     if output.shape != target_values.shape:
       raise ValueError(
           f'Output {output.shape} != target {target_values.shape}.'
       )
     return jnp.mean(
-        (output - target_values) ** 2, axis=tuple(range(1, output.ndim))
+        (output - target_values) ** 2, axis=tuple(range(2, output.ndim))
     )
   raise ValueError(
-      f'No per-example loss for target {target!r}; known: multi_accdoa, '
+      f'No per-frame loss for target {target!r}; known: multi_accdoa, '
       'multi_accdoa_distance, multi_accdoa_stereo, single_accdoa.'
   )

@@ -190,8 +190,16 @@ def state_sharding(state: TrainState, mesh) -> Any:
 # -----------------------------------------------------------------------------
 
 
+def _frame_mask(mask: jax.Array, shape) -> jax.Array:
+  """A [B] (per window) or [B, T] (per frame) mask as [B, T] floats."""
+  mask = mask.astype(jnp.float32)
+  if mask.ndim == 1:
+    mask = jnp.broadcast_to(mask[:, None], shape)
+  return mask
+
+
 def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
-  mask = mask.astype(values.dtype)
+  mask = _frame_mask(mask, values.shape)
   return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
@@ -214,7 +222,8 @@ def make_train_step(
 
   Returns:
     The step function. `batch` holds 'audio' [B, C, N], 'target' and 'mask'
-    [B] (1 for real examples, 0 for padding).
+    ([B] per window or [B, T] per label frame; 1 for real data, 0 for
+    padding).
   """
 
   def step(state: TrainState, batch: dict[str, jax.Array]):
@@ -227,8 +236,8 @@ def make_train_step(
     def loss_fn(params):
       model = nnx.merge(model_def.train_graph, params, state.rest, copy=True)
       out = model(feats)
-      per_example = losses.per_example_loss(target, out, tgt)
-      loss = _masked_mean(per_example, batch['mask'])
+      per_frame = losses.per_frame_loss(target, out, tgt)
+      loss = _masked_mean(per_frame, batch['mask'])
       _, _, new_rest = nnx.split(model, nnx.Param, ...)
       return loss, new_rest
 
@@ -260,11 +269,12 @@ def make_eval_step(
     feats = feature_fn(batch['audio'])
     model = nnx.merge(model_def.eval_graph, state.params, state.rest)
     out = model(feats)
-    per_example = losses.per_example_loss(target, out, batch['target'])
+    per_frame = losses.per_frame_loss(target, out, batch['target'])
+    mask = _frame_mask(batch['mask'], per_frame.shape)
     return {
         'output': out,
-        'loss_sum': jnp.sum(per_example * batch['mask']),
-        'count': jnp.sum(batch['mask']),
+        'loss_sum': jnp.sum(per_frame * mask),
+        'count': jnp.sum(mask),
     }
 
   return step

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from seld_jax import events as events_lib
-from seld_jax import losses, targets
+from seld_jax import losses
+from seld_jax import targets
 
 
 def _reference_adpit(output, target):
@@ -274,3 +275,23 @@ def test_single_accdoa_and_sed_doa_losses():
   p = jnp.array([0.0, 1.0, 0.3])
   bce = losses.binary_cross_entropy(p, jnp.array([1.0, 0.0, 1.0]))
   np.testing.assert_allclose(bce, [100.0, 100.0, -np.log(0.3)], rtol=1e-6)
+
+
+def test_per_frame_loss_means_equal_the_official_losses():
+  rng = np.random.default_rng(5)
+  target = _random_target(rng)
+  out = rng.uniform(-1, 1, (2, 8, 45)).astype(np.float32)
+  per_frame = losses.per_frame_loss('multi_accdoa', out, target)
+  assert per_frame.shape == (2, 8)
+  np.testing.assert_allclose(
+      float(per_frame.mean()), float(losses.adpit(out, target)), rtol=1e-6
+  )
+  single = rng.uniform(-1, 1, (2, 8, 15)).astype(np.float32)
+  tgt = rng.uniform(-1, 1, (2, 8, 15)).astype(np.float32)
+  np.testing.assert_allclose(
+      float(losses.per_frame_loss('single_accdoa', single, tgt).mean()),
+      float(losses.accdoa_mse(single, tgt)),
+      rtol=1e-6,
+  )
+  with pytest.raises(ValueError, match='No per-frame loss'):
+    losses.per_frame_loss('sed_doa', single, tgt)
