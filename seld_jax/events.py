@@ -293,8 +293,9 @@ class EventTable:
 
 def polar_to_cartesian(azimuth_deg, elevation_deg) -> np.ndarray:
   """Degrees -> unit vectors [..., 3], as the DCASE code converts them."""
-  azi = np.deg2rad(np.asarray(azimuth_deg, np.float64))
-  ele = np.deg2rad(np.asarray(elevation_deg, np.float64))
+  # `* np.pi / 180` as the official code (np.deg2rad may differ by an ulp).
+  azi = np.asarray(azimuth_deg, np.float64) * np.pi / 180
+  ele = np.asarray(elevation_deg, np.float64) * np.pi / 180
   return np.stack(
       [np.cos(azi) * np.cos(ele), np.sin(azi) * np.cos(ele), np.sin(ele)],
       axis=-1,
@@ -305,8 +306,8 @@ def cartesian_to_polar(xyz) -> tuple[np.ndarray, np.ndarray]:
   """Vectors [..., 3] -> (azimuth, elevation) in degrees (DCASE formulas)."""
   xyz = np.asarray(xyz, np.float64)
   x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
-  azimuth = np.rad2deg(np.arctan2(y, x))
-  elevation = np.rad2deg(np.arctan2(z, np.sqrt(x**2 + y**2)))
+  azimuth = np.arctan2(y, x) * 180 / np.pi
+  elevation = np.arctan2(z, np.sqrt(x**2 + y**2)) * 180 / np.pi
   return azimuth, elevation
 
 

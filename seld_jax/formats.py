@@ -461,7 +461,8 @@ def _read_time_rows(path, lines, min_cols, max_cols=None):
     if not all(math.isfinite(v) for v in values):
       raise FormatError(path, lineno, f'non-finite value in {line!r}')
     start, end = values[0], values[1]
-    if start < 0 or end < start:
+    # A one-frame event written back exactly may end an ulp before it starts.
+    if start < 0 or end < start - 1e-9:
       raise FormatError(
           path, lineno, f'invalid time span start={start} end={end}'
       )
@@ -474,17 +475,22 @@ def _read_time_rows(path, lines, min_cols, max_cols=None):
 
 
 def _time_to_frame(t: float, rate: float, rounding) -> int:
-  """floor/ceil(t * rate) as the official code, robust to float noise.
+  """floor/ceil(t * rate), exactly as the official code computes it."""
+  return int(rounding(t * rate))
 
-  A time written as an exact frame boundary (k / rate) must map to frame k;
-  `0.14 * 50 = 7.000000000000001` would otherwise ceil to 8. Values within
-  1e-9 frames of an integer are snapped to it first.
+
+def _frame_time(frame: int, rate: float, rounding) -> float:
+  """A time t (seconds) with `rounding(t * rate) == frame` exactly.
+
+  `frame / rate` is not always such a time (0.14 * 50 = 7.000000000000001,
+  whose ceil is 8), so the float is nudged by ulps until the official
+  floor/ceil gives the frame back.
   """
-  x = t * rate
-  nearest = round(x)
-  if abs(x - nearest) < 1e-9:
-    return int(nearest)
-  return int(rounding(x))
+  t = frame / rate
+  direction = math.inf if rounding is math.floor else -math.inf
+  while int(rounding(t * rate)) != frame:
+    t = math.nextafter(t, direction)
+  return t
 
 
 def _read_dcase2019(path, spec: FormatSpec, num_classes) -> EventTable:
@@ -762,8 +768,8 @@ def _format_dcase2019(table: EventTable, spec: FormatSpec) -> str:
     dist = table.distance[k]
     row = [
         names[table.class_index[k]],
-        _num(start / spec.label_rate),
-        _num(end / spec.label_rate),
+        repr(_frame_time(int(start), spec.label_rate, math.floor)),
+        repr(_frame_time(int(end), spec.label_rate, math.ceil)),
         str(int(round(table.elevation[k]))),
         str(int(round(table.azimuth[k]))),
         _num(0.0 if np.isnan(dist) else dist),
