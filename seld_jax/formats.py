@@ -680,6 +680,12 @@ def _num(v: float) -> str:
   return repr(v)
 
 
+def _umask() -> int:
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
 def _atomic_write(path, text: str) -> None:
   """Writes a file via a temporary sibling and a rename (never half-written)."""
   path = pathlib.Path(path)
@@ -688,6 +694,7 @@ def _atomic_write(path, text: str) -> None:
   try:
     with os.fdopen(fd, 'w', encoding='utf-8', newline='') as f:
       f.write(text)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates files as 0600
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
