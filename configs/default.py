@@ -27,7 +27,10 @@ def get_config():
   # Data: any built TFDS dataset `name/config`; the synthetic default is
   # rendered and built on first use.
   config.dataset = 'synthetic_seld/foa'
-  config.data_dir = None  # TFDS default (~/tensorflow_datasets) when None
+  # TFDS data dir (the TFDS default, ~/tensorflow_datasets, when unset) and,
+  # for datasets that need the user's files, their folder.
+  config.data_dir = ml_collections.config_dict.placeholder(str)
+  config.manual_dir = ml_collections.config_dict.placeholder(str)
   config.train_split = 'train'
   config.eval_split = 'test'
   config.test_split = 'test'

@@ -1,0 +1,385 @@
+# Copyright 2026 The seld_jax Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The training loop: `train_and_evaluate(config, workdir)`.
+
+The run directory holds everything needed to resume, evaluate and infer:
+
+  W/config.json             the configuration of the run
+  W/norm_stats.npz          feature statistics of the training split
+  W/checkpoints/<step>/     orbax: train state + grain iterator state
+  W/events.out.tfevents.*   CLU / TensorBoard scalars and images
+  W/eval/<split>/           CSVs, metrics.json, plots (end of the run)
+
+Re-running the same command resumes from the latest checkpoint (the data
+iterator included, so the resumed run sees the batches an uninterrupted run
+would). SIGTERM saves a checkpoint before exiting; a non-finite loss stops
+the run with an error naming the step, without saving the broken state.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import pathlib
+import signal
+import threading
+import time
+from typing import Any
+
+from absl import logging
+from clu import metric_writers
+from clu import periodic_actions
+import jax
+from jax.experimental import multihost_utils
+import ml_collections
+import numpy as np
+
+from seld_jax import checkpointing
+from seld_jax import datasets
+from seld_jax import evaluate as evaluate_lib
+from seld_jax import input_pipeline
+from seld_jax import plot
+from seld_jax import sharding as sharding_lib
+from seld_jax import train_step
+
+CONFIG_FILE = 'config.json'
+STATS_FILE = 'norm_stats.npz'
+CHECKPOINT_DIR = 'checkpoints'
+
+
+class NonFiniteLossError(FloatingPointError):
+  """Training produced a NaN/inf loss."""
+
+
+def with_overrides(config: ml_collections.ConfigDict, **changes):
+  """A copy of a (possibly locked) config with some fields changed."""
+  config = copy.deepcopy(config)
+  with config.unlocked():
+    for k, v in changes.items():
+      config[k] = v
+  return config
+
+
+def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+  if jax.process_index() != 0:
+    return
+  path = pathlib.Path(workdir) / CONFIG_FILE
+  tmp = path.with_name(f'.{CONFIG_FILE}.tmp')
+  tmp.write_text(config.to_json_best_effort(indent=2, sort_keys=True) + '\n')
+  os.replace(tmp, path)
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  path = pathlib.Path(workdir) / CONFIG_FILE
+  if not path.exists():
+    raise FileNotFoundError(
+        f'{path} not found: is {workdir} a seld_jax run directory?'
+    )
+  return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def normalization_stats(config, workdir: str, shard=None):
+  """Loads the run's statistics, computing them from the training split."""
+  if not config.get('normalize', True):
+    return None
+  path = os.path.join(workdir, STATS_FILE)
+  if os.path.exists(path):
+    stats = input_pipeline.load_normalization_stats(path)
+  else:
+    logging.info(
+        'Computing feature statistics on %s[%s].',
+        config.dataset,
+        config.train_split,
+    )
+    stats = input_pipeline.compute_normalization_stats(
+        config,
+        config.features,
+        dict(config.get('feature_params', {}) or {}),
+        shard=shard,
+    )
+    if jax.process_index() == 0:
+      input_pipeline.save_normalization_stats(path, stats)
+  return {'mean': stats.mean, 'std': stats.std}
+
+
+def _window_samples(config, sample_rate: int) -> int:
+  return int(round(config.window_seconds * sample_rate))
+
+
+def build(config, workdir: str, mesh, *, shard=None):
+  """Model definition, initial (placed) state, feature function, jitted steps."""
+  stats = normalization_stats(config, workdir, shard)
+  spec = train_step.feature_spec(config, stats)
+  input_shape = spec.shape(_window_samples(config, config.sample_rate))
+  tx = train_step.create_optimizer(config)
+  model_def, state = train_step.create_train_state(config, input_shape, tx)
+  step = train_step.make_train_step(model_def, tx, spec, config.target)
+  eval_step = train_step.make_eval_step(model_def, spec, config.target)
+  jtrain, jeval = train_step.jit_steps(step, eval_step, state, mesh)
+  return model_def, train_step.place_state(state, mesh), jtrain, jeval
+
+
+class _Preemption:
+  """Turns SIGTERM into a flag the loop checks between steps."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = None
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del signum, frame
+    logging.warning('SIGTERM received: saving a checkpoint, then exiting.')
+    self.requested = True
+
+  def __exit__(self, *exc):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+
+def _check_finite(pending: list[tuple[int, Any]]) -> list[float]:
+  """Raises NonFiniteLossError at the first non-finite pending loss."""
+  values = jax.device_get([m for _, m in pending])
+  losses = []
+  for (step, _), m in zip(pending, values):
+    loss = float(m['loss'])
+    if not np.isfinite(loss):
+      raise NonFiniteLossError(
+          f'Non-finite training loss ({loss}) at step {step}. Training '
+          'stopped; the last checkpoint saved before it is kept. Lower the '
+          'learning rate, enable gradient clipping (config.grad_clip_norm) '
+          'or check the input data.'
+      )
+    losses.append(loss)
+  pending.clear()
+  return losses
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
+  """Trains `config` in `workdir` (resuming), then evaluates the test split.
+
+  Args:
+    config: the configuration (see `configs/default.py`).
+    workdir: the run directory.
+
+  Returns:
+    The test-split metrics result of `seld_jax.metrics.evaluate`.
+  """
+  workdir = os.path.abspath(workdir)
+  os.makedirs(workdir, exist_ok=True)
+  save_config(config, workdir)
+  mesh = sharding_lib.make_mesh(config.get('model_parallelism', 1))
+  sharding_lib.check_global_batch(config.batch_size, mesh)
+  data_sharding = sharding_lib.data_sharding(mesh)
+  datasets.ensure_built(config)
+
+  # Data, model, steps
+  # ---------------------------------------------------------------------------
+  train_shard = input_pipeline.open_shard(
+      config.dataset, config.train_split, config.get('data_dir')
+  )
+  if train_shard.sample_rate != config.sample_rate:
+    raise ValueError(
+        f'{config.dataset} holds {train_shard.sample_rate} Hz audio; the '
+        f'config says sample_rate={config.sample_rate}.'
+    )
+  model_def, state, jtrain, jeval = build(
+      config, workdir, mesh, shard=train_shard
+  )
+  logging.info('Model %s: %d parameters.', config.model, model_def.num_params)
+  train_iter = iter(
+      input_pipeline.create_train_dataset(
+          config, data_sharding, shard=train_shard
+      )
+  )
+  eval_data = input_pipeline.create_eval_dataset(
+      with_overrides(config, eval_split=config.eval_split), data_sharding
+  )
+  eval_recordings = evaluate_lib.load_recordings(config, config.eval_split)
+  eval_frames = {r.index: r.num_frames for r in eval_recordings}
+
+  # Checkpoints: resume from the latest
+  # ---------------------------------------------------------------------------
+  ckpt = checkpointing.Checkpointer(
+      os.path.join(workdir, CHECKPOINT_DIR),
+      keep_latest=config.get('keep_checkpoints', 2),
+      best_metric=config.get('best_metric'),
+      best_mode=config.get('best_mode', 'min'),
+  )
+  start = ckpt.latest_step() or 0
+  if start:
+    logging.info('Resuming from step %d.', start)
+    state = ckpt.restore(
+        start, train_step.abstract_state(state, mesh), train_iter
+    )
+
+  writer = metric_writers.create_default_writer(
+      workdir, just_logging=jax.process_index() > 0
+  )
+  if start == 0:
+    writer.write_hparams({
+        k: v
+        for k, v in config.to_dict().items()
+        if isinstance(v, (int, float, str, bool))
+    })
+  hooks = []
+  report = periodic_actions.ReportProgress(
+      num_train_steps=config.num_train_steps, writer=writer
+  )
+  if jax.process_index() == 0:
+    hooks.append(report)
+
+  def run_eval(step: int) -> dict[str, Any]:
+    with report.timed('eval'):
+      outputs, loss = evaluate_lib.predict(state, jeval, eval_data, eval_frames)
+      result = evaluate_lib.score_and_write(
+          config, eval_recordings, outputs, None
+      )
+    scalars = evaluate_lib.scalar_metrics(result)
+    writer.write_scalars(
+        step, {f'eval_{k}': v for k, v in scalars.items()} | {'eval_loss': loss}
+    )
+    if eval_recordings:
+      first = eval_recordings[0]
+      image = plot.render_array(
+          evaluate_lib.decode_output(outputs[first.index], config),
+          first.reference,
+          num_classes=config.num_classes,
+          title=f'{first.id} step {step}',
+          num_frames=first.num_frames,
+      )
+      writer.write_images(step, {'eval_plot': image[None]})
+    logging.info('eval at step %d: %s', step, scalars)
+    return result
+
+  # The loop
+  # ---------------------------------------------------------------------------
+  pending = []
+  interval_losses = []
+  last_log = time.time()
+  step = start
+  with metric_writers.ensure_flushes(writer), _Preemption() as preempt:
+    while step < config.num_train_steps:
+      batch = next(train_iter)
+      with jax.profiler.StepTraceAnnotation('train', step_num=step):
+        state, metrics = jtrain(state, batch)
+      step += 1
+      pending.append((step, metrics))
+      for hook in hooks:
+        hook(step)
+      is_last = step == config.num_train_steps
+      log_now = step % config.log_every_steps == 0 or is_last
+      eval_now = step % config.eval_every_steps == 0 or is_last
+      save_now = (
+          step % config.checkpoint_every_steps == 0
+          or is_last
+          or preempt.requested
+      )
+      if log_now or eval_now or save_now:
+        try:
+          interval_losses += _check_finite(pending)
+        except NonFiniteLossError:
+          ckpt.close()  # finish writing the last good checkpoint
+          raise
+      if log_now and interval_losses:
+        now = time.time()
+        writer.write_scalars(
+            step,
+            {
+                'train_loss': float(np.mean(interval_losses)),
+                'grad_norm': float(metrics['grad_norm']),
+                'steps_per_sec': (
+                    len(interval_losses) / max(now - last_log, 1e-9)
+                ),
+            },
+        )
+        interval_losses, last_log = [], now
+      result = run_eval(step) if eval_now else None
+      if save_now:
+        best = None
+        if result is not None and config.get('best_metric'):
+          best = {
+              config.best_metric: float(result.get(config.best_metric, np.nan))
+          }
+        ckpt.save(step, state, train_iter, metrics=best, force=True)
+      if preempt.requested:
+        ckpt.wait_until_finished()
+        logging.warning('Checkpoint saved at step %d; exiting.', step)
+        ckpt.close()
+        raise SystemExit(143)
+  ckpt.close()
+  return evaluate_checkpoint(
+      config, workdir, split=config.test_split, mesh=mesh
+  )
+
+
+def evaluate_checkpoint(
+    config: ml_collections.ConfigDict,
+    workdir: str,
+    *,
+    step: int | None = None,
+    split: str | None = None,
+    metric: str | None = None,
+    mesh=None,
+) -> dict[str, Any]:
+  """Restores a checkpoint (default: best, else latest), scores a split.
+
+  Writes `W/eval/<split>/{pred/*.csv, metrics.json, plots/*.png}`.
+  """
+  workdir = os.path.abspath(workdir)
+  split = split or config.test_split
+  mesh = mesh or sharding_lib.make_mesh(config.get('model_parallelism', 1))
+  if config.get('normalize', True) and not os.path.exists(
+      os.path.join(workdir, STATS_FILE)
+  ):
+    raise FileNotFoundError(
+        f'{workdir}/{STATS_FILE} not found: evaluate a trained run directory.'
+    )
+  _, state, _, jeval = build(config, workdir, mesh)
+  ckpt = checkpointing.Checkpointer(
+      os.path.join(workdir, CHECKPOINT_DIR),
+      best_metric=config.get('best_metric'),
+      best_mode=config.get('best_mode', 'min'),
+  )
+  if step is None:
+    step = ckpt.best_step() or ckpt.latest_step()
+  if step is None:
+    raise FileNotFoundError(f'No checkpoint in {workdir}/{CHECKPOINT_DIR}.')
+  if step not in ckpt.all_steps():
+    raise ValueError(f'No checkpoint at step {step}; have {ckpt.all_steps()}.')
+  state = ckpt.restore(step, train_step.abstract_state(state, mesh))
+  ckpt.close()
+  logging.info('Evaluating step %d on %s[%s].', step, config.dataset, split)
+  split_config = with_overrides(config, eval_split=split)
+  eval_data = input_pipeline.create_eval_dataset(
+      split_config, sharding_lib.data_sharding(mesh)
+  )
+  recordings = evaluate_lib.load_recordings(config, split)
+  outputs, _ = evaluate_lib.predict(
+      state, jeval, eval_data, {r.index: r.num_frames for r in recordings}
+  )
+  out_dir = os.path.join(workdir, 'eval', split)
+  result = evaluate_lib.score_and_write(
+      config, recordings, outputs, out_dir, metric=metric
+  )
+  result['step'] = int(step)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices('evaluate_checkpoint')
+  return result
