@@ -196,8 +196,14 @@ def score_and_write(
     pred = decode_output(outputs[rec.index], config)
     name = file_name(rec.id)
     refs[name], preds[name] = rec.reference, pred
+  options = {}
+  if metric == 'dcase2024' and config.target != 'multi_accdoa_distance':
+    # A model without a distance output: score directions only, and write
+    # distance 0 in the 7-column files (as the 2023 writer does).
+    options['evaluate_distance'] = False
+    preds = {k: v.replace(distance=np.zeros(len(v))) for k, v in preds.items()}
   result = metrics_lib.evaluate(
-      metric, refs, preds, num_classes=config.num_classes
+      metric, refs, preds, num_classes=config.num_classes, **options
   )
   if out_dir is not None and jax.process_index() == 0:
     out_dir = pathlib.Path(out_dir)

@@ -184,7 +184,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   """
   workdir = os.path.abspath(workdir)
   os.makedirs(workdir, exist_ok=True)
-  save_config(config, workdir)
   mesh = sharding_lib.make_mesh(config.get('model_parallelism', 1))
   sharding_lib.check_global_batch(config.batch_size, mesh)
   data_sharding = sharding_lib.data_sharding(mesh)
@@ -200,6 +199,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         f'{config.dataset} holds {train_shard.sample_rate} Hz audio; the '
         f'config says sample_rate={config.sample_rate}.'
     )
+  # The run's config as inference needs it: with the audio channel count.
+  save_config(
+      with_overrides(config, num_channels=train_shard.num_channels), workdir
+  )
   model_def, state, jtrain, jeval = build(
       config, workdir, mesh, shard=train_shard
   )

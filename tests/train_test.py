@@ -88,16 +88,24 @@ def _flat(tree):
   return [np.asarray(x) for x in jax.tree.leaves(tree)]
 
 
-def test_train_evaluate_and_resume_after_sigkill(tmp_path, data_dir):
-  steps = [
-      '--config.num_train_steps=8',
-      '--config.checkpoint_every_steps=2',
-      '--config.eval_every_steps=4',
-      '--config.log_every_steps=2',
-  ]
-  # Uninterrupted reference run.
-  ref = tmp_path / 'ref'
-  _run(ref, data_dir, *steps)
+_STEPS = (
+    '--config.num_train_steps=8',
+    '--config.checkpoint_every_steps=2',
+    '--config.eval_every_steps=4',
+    '--config.log_every_steps=2',
+)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, data_dir):
+  """An uninterrupted 8-step run (shared by the tests below)."""
+  ref = tmp_path_factory.mktemp('runs') / 'ref'
+  _run(ref, data_dir, *_STEPS)
+  return ref
+
+
+def test_run_directory_layout(trained):
+  ref = trained
   metrics = json.loads((ref / 'eval' / 'test' / 'metrics.json').read_text())
   assert metrics['metric'] == 'dcase2023' and metrics['files'] == 2
   assert set(metrics) >= {'ER', 'F', 'LE', 'LR', 'SELD', 'classwise'}
@@ -108,13 +116,23 @@ def test_train_evaluate_and_resume_after_sigkill(tmp_path, data_dir):
   ]
   assert len(list((ref / 'eval' / 'test' / 'plots').glob('*.png'))) == 2
   assert (ref / 'norm_stats.npz').exists()
-  assert (ref / 'config.json').exists()
+  config = json.loads((ref / 'config.json').read_text())
+  assert config['num_channels'] == 4 and config['dataset'] == 'starss23/foa'
   assert list(ref.glob('events.out.tfevents.*'))
+  # Latest two checkpoints and the best are kept.
+  kept = sorted(
+      int(p.name) for p in (ref / 'checkpoints').iterdir() if p.name.isdigit()
+  )
+  assert kept[-2:] == [6, 8] and len(kept) <= 3
 
+
+def test_resume_after_sigkill_matches_uninterrupted(
+    tmp_path, data_dir, trained
+):
   # Killed run: SIGKILL once the first checkpoint is committed, then resume.
   run = tmp_path / 'killed'
   proc = subprocess.Popen(
-      _cmd(run, data_dir, *steps),
+      _cmd(run, data_dir, *_STEPS),
       env=_env(),
       cwd=REPO,
       stdout=subprocess.DEVNULL,
@@ -129,9 +147,115 @@ def test_train_evaluate_and_resume_after_sigkill(tmp_path, data_dir):
   proc.wait()
   assert proc.returncode == -signal.SIGKILL
   assert not (run / 'checkpoints' / '8').exists()
-  _run(run, data_dir, *steps)  # the same command resumes
-  for a, b in zip(_flat(_params(ref, 8)), _flat(_params(run, 8)), strict=True):
+  _run(run, data_dir, *_STEPS)  # the same command resumes
+  for a, b in zip(
+      _flat(_params(trained, 8)), _flat(_params(run, 8)), strict=True
+  ):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_evaluate_command(trained, data_dir):
+  out = subprocess.run(
+      [
+          sys.executable,
+          '-m',
+          'seld_jax.evaluate',
+          '--config',
+          str(REPO / 'configs' / 'test.py'),
+          '--workdir',
+          str(trained),
+          '--step',
+          '6',
+          '--split',
+          'test',
+          '--metric',
+          'dcase2024',
+          '--config.dataset=starss23/foa',
+          f'--config.data_dir={data_dir}',
+          '--config.batch_size=4',
+          '--config.eval_batch_size=4',
+      ],
+      env=_env(),
+      cwd=REPO,
+      timeout=600,
+      capture_output=True,
+      text=True,
+      check=True,
+  )
+  metrics = json.loads((trained / 'eval' / 'test' / 'metrics.json').read_text())
+  assert metrics['metric'] == 'dcase2024'
+  assert {'DOAE', 'DistE', 'RDE'} <= set(metrics)
+  assert 'SELD' in out.stdout
+  # 2024 prediction files: 7 columns (distance 0 for a model without it).
+  line = next((trained / 'eval' / 'test' / 'pred').glob('*.csv')).read_text()
+  assert len(line.splitlines()[0].split(',')) == 7
+
+
+def test_infer_command(tmp_path, trained):
+  import soundfile  # pylint: disable=g-import-not-at-top
+
+  wav = DUMMY / 'foa_dev' / 'dev-test-sony' / 'fold4_room23_mix001.wav'
+  audio, rate = soundfile.read(wav, dtype='int16')
+  long_wav = tmp_path / 'long.wav'  # longer than a window: sliding windows
+  soundfile.write(long_wav, np.concatenate([audio] * 3), rate, subtype='PCM_16')
+  resampled = tmp_path / 'at48k.wav'
+  soundfile.write(
+      resampled, np.repeat(audio, 2, axis=0), 2 * rate, subtype='PCM_16'
+  )
+  out_dir = tmp_path / 'preds'
+  res = subprocess.run(
+      [
+          sys.executable,
+          '-m',
+          'seld_jax.infer',
+          '--workdir',
+          str(trained),
+          '--out',
+          str(out_dir),
+          '--ref',
+          str(DUMMY / 'metadata_dev'),
+          str(wav),
+          str(long_wav),
+          str(resampled),
+      ],
+      env=_env(),
+      cwd=REPO,
+      timeout=600,
+      capture_output=True,
+      text=True,
+  )
+  assert res.returncode == 0, res.stderr[-3000:]
+  assert 'resampled' in res.stderr
+  for stem in ('fold4_room23_mix001', 'long', 'at48k'):
+    assert (out_dir / f'{stem}.png').stat().st_size > 1000
+    rows = (out_dir / f'{stem}.csv').read_text().splitlines()
+    frames = [int(r.split(',')[0]) for r in rows]
+    assert all(len(r.split(',')) == 7 for r in rows)
+    n = len(audio) * (3 if stem == 'long' else 1) // 2400
+    assert not frames or max(frames) < n
+  stereo = tmp_path / 'stereo.wav'
+  soundfile.write(stereo, audio[:, :2], rate)
+  res = subprocess.run(
+      [
+          sys.executable,
+          '-m',
+          'seld_jax.infer',
+          '--workdir',
+          str(trained),
+          '--out',
+          str(out_dir),
+          str(stereo),
+      ],
+      env=_env(),
+      cwd=REPO,
+      timeout=600,
+      capture_output=True,
+      text=True,
+  )
+  assert res.returncode == 2
+  assert 'stereo.wav: 2 channels, but the model was trained on 4' in (
+      res.stderr
+  )
 
 
 def test_sigterm_saves_a_checkpoint(tmp_path, data_dir):
