@@ -309,7 +309,24 @@ def jit_steps(
 
 
 def place_state(state: TrainState, mesh) -> TrainState:
-  return jax.device_put(state, state_sharding(state, mesh))
+  """Host state (identical on every process) -> global replicated arrays.
+
+  `make_array_from_callback` works across processes, where `device_put` of a
+  host value onto non-addressable devices does not.
+  """
+
+  def place(x, sharding):
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      impl = jax.random.key_impl(x)
+      data = place(jax.random.key_data(x), sharding)
+      return jax.jit(
+          lambda d: jax.random.wrap_key_data(d, impl=impl),
+          out_shardings=sharding,
+      )(data)
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda i: x[i])
+
+  return jax.tree.map(place, state, state_sharding(state, mesh))
 
 
 def abstract_state(state: TrainState, mesh) -> Any:
