@@ -64,6 +64,16 @@ def get_config():
   config.num_train_steps = 2000
   config.seed = 0
   config.augment = ml_collections.ConfigDict()
+  config.loss_options = ml_collections.ConfigDict()  # e.g. sed_doa weights
+
+  # Initialisation from another run and frozen modules (multi-stage
+  # recipes): variables are copied by name and shape; `init_map` holds
+  # (destination prefix, source prefix) pairs; `freeze` module prefixes get
+  # no updates.
+  config.init_from = ml_collections.config_dict.placeholder(str)
+  config.init_from_step = ml_collections.config_dict.placeholder(int)
+  config.init_map = ()
+  config.freeze = ()
 
   # Evaluation, logging, checkpoints.
   config.metric = 'dcase2023'

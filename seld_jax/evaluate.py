@@ -122,6 +122,17 @@ def decode_output(output: np.ndarray, config) -> EventTable:
     )
   if target == 'single_accdoa':
     return decode.single_accdoa_to_events(output, config.num_classes, **kwargs)
+  if target == 'sed_doa':
+    # `train_step.flatten_output`: [sigmoid(sed) | doa].
+    c = config.num_classes
+    return decode.sed_doa_to_events(
+        output[:, :c],
+        output[:, c:],
+        threshold=kwargs['threshold'],
+        doa_format='xyz' if output.shape[1] == 4 * c else 'azel',
+        label_rate=kwargs['label_rate'],
+        class_names=kwargs['class_names'],
+    )
   raise ValueError(f'No decoder for target {target!r}.')
 
 

@@ -102,8 +102,7 @@ class Predictor:
     sr = config.sample_rate
     self.window_samples = int(round(config.window_seconds * sr))
     shape = self.features.shape(self.window_samples)
-    tx = train_step.create_optimizer(config)
-    model_def, state = train_step.create_train_state(config, shape, tx)
+    model_def, state, _ = train_step.create_train_state(config, shape)
     ckpt = checkpointing.Checkpointer(
         os.path.join(workdir, train.CHECKPOINT_DIR),
         best_metric=config.get('best_metric'),
@@ -126,7 +125,8 @@ class Predictor:
 
     @jax.jit
     def forward(params, audio):
-      return nnx.merge(graph, params)(features(audio))
+      out = nnx.merge(graph, params)(features(audio))
+      return train_step.flatten_output(out)
 
     self._params = params
     self._forward = forward

@@ -270,7 +270,43 @@ def sed_doa_loss(
   return sed + doa_weight * doa_l, {'sed': sed, 'doa': doa_l}
 
 
-def per_frame_loss(target: str, output, target_values) -> jax.Array:
+def sed_doa_per_frame(
+    output: dict[str, jax.Array],
+    target_values: dict[str, jax.Array],
+    sed_weight: float = 1.0,
+    doa_weight: float = 1.0,
+) -> jax.Array:
+  """SED BCE + activity-masked DOA MSE per frame: [B, T].
+
+  BCE is the mean over classes; the DOA term is the mean over the 3C (or 2C)
+  direction elements of `activity * (doa - target)^2` (reference activity,
+  as SELDnet's masked loss and the two-stage method's stage 2).
+
+  Args:
+    output: {'sed': logits [B, T, C], 'doa': [B, T, D*C]}.
+    target_values: {'sed': [B, T, C] in {0, 1}, 'doa': [B, T, D*C]}.
+    sed_weight: weight of the SED term (0 trains DOA only).
+    doa_weight: weight of the DOA term (0 trains SED only).
+
+  Returns:
+    float [B, T].
+  """
+  logits, sed_t = output['sed'], target_values['sed']
+  bce = (
+      jnp.maximum(logits, 0)
+      - logits * sed_t
+      + jnp.log1p(jnp.exp(-jnp.abs(logits)))
+  )
+  c = sed_t.shape[-1]
+  doa = output['doa'].reshape(*output['doa'].shape[:-1], -1, c)
+  doa_t = target_values['doa'].reshape(doa.shape)
+  se = sed_t[..., None, :] * (doa - doa_t) ** 2
+  return sed_weight * jnp.mean(bce, axis=-1) + doa_weight * jnp.mean(
+      se, axis=(-2, -1)
+  )
+
+
+def per_frame_loss(target: str, output, target_values, **options) -> jax.Array:
   """The training loss of one output representation, per frame: [B, T].
 
   Its mean over batch and frames equals the official loss of that
@@ -280,8 +316,9 @@ def per_frame_loss(target: str, output, target_values) -> jax.Array:
 
   Args:
     target: the representation name (as `seld_jax.targets` / the config).
-    output: the model output for it, [B, T, ...].
-    target_values: the dense target, [B, T, ...].
+    output: the model output for it, [B, T, ...] (a dict for 'sed_doa').
+    target_values: the dense target, [B, T, ...] (a dict for 'sed_doa').
+    **options: loss weights of 'sed_doa' (`sed_weight`, `doa_weight`).
 
   Returns:
     float [B, T].
@@ -290,6 +327,8 @@ def per_frame_loss(target: str, output, target_values) -> jax.Array:
     return jnp.mean(adpit_per_element(output, target_values), axis=2)
   if target == 'multi_accdoa_stereo':
     return jnp.mean(adpit_stereo_per_element(output, target_values), axis=2)
+  if target == 'sed_doa':
+    return sed_doa_per_frame(output, target_values, **options)
   if target == 'single_accdoa':
     if output.shape != target_values.shape:
       raise ValueError(
@@ -300,5 +339,5 @@ def per_frame_loss(target: str, output, target_values) -> jax.Array:
     )
   raise ValueError(
       f'No per-frame loss for target {target!r}; known: multi_accdoa, '
-      'multi_accdoa_distance, multi_accdoa_stereo, single_accdoa.'
+      'multi_accdoa_distance, multi_accdoa_stereo, single_accdoa, sed_doa.'
   )

@@ -46,6 +46,7 @@ import jax
 from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
+import orbax.checkpoint as ocp
 
 from seld_jax import checkpointing
 from seld_jax import datasets
@@ -115,21 +116,83 @@ def normalization_stats(config, workdir: str, shard=None):
   return {'mean': stats.mean, 'std': stats.std}
 
 
-def _window_samples(config, sample_rate: int) -> int:
-  return int(round(config.window_seconds * sample_rate))
+def _restored_arrays(tree) -> dict[str, np.ndarray]:
+  """'a.b.c' -> array of a checkpoint subtree restored without a target."""
+  out = {}
+  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    name = train_step.param_path(path)
+    out[name.removesuffix('.value')] = leaf
+  return out
 
 
-def build(config, workdir: str, mesh, *, shard=None):
-  """Model definition, initial (placed) state, feature function, jitted steps."""
+def initializer(config, mesh=None):
+  """Initialisation from another run (`config.init_from`), or None.
+
+  Copies parameters and BatchNorm statistics from the source run's
+  checkpoint (`config.init_from_step`, default its best, else latest) into
+  every variable with the same name and shape. `config.init_map` holds
+  (destination prefix, source prefix) pairs (e.g.
+  (('doa_branch.conv', 'sed_branch.conv'),) to start a second stage from the
+  first stage's convolutions). RNG state is never copied. A resumed run
+  restores its own checkpoint instead.
+  """
+  del mesh
+  source = config.get('init_from')
+  if not source:
+    return None
+
+  def init(params, rest):
+    ckpt = checkpointing.Checkpointer(os.path.join(source, CHECKPOINT_DIR))
+    step = config.get('init_from_step') or (
+        ckpt.best_step() or ckpt.latest_step()
+    )
+    ckpt.close()
+    if step is None:
+      raise FileNotFoundError(f'init_from: no checkpoint in {source}.')
+    path = os.path.join(source, CHECKPOINT_DIR, str(step), 'state')
+    restored = ocp.StandardCheckpointer().restore(path)
+    arrays = _restored_arrays(restored['params'])
+    arrays.update(_restored_arrays(restored['rest']))
+    mapping = dict(config.get('init_map', {}) or {})
+    copied = []
+
+    def source_name(name):
+      for dst, src in mapping.items():
+        if name == dst or name.startswith(dst + '.'):
+          return src + name[len(dst) :]
+      return name
+
+    def take(path, leaf):
+      name = train_step.param_path(path)
+      if '.rngs.' in f'.{name}.':
+        return leaf
+      src = arrays.get(source_name(name))
+      if src is None or tuple(src.shape) != tuple(leaf.shape):
+        return leaf
+      copied.append(name)
+      return np.asarray(src, dtype=leaf.dtype)
+
+    params = jax.tree_util.tree_map_with_path(take, params)
+    rest = jax.tree_util.tree_map_with_path(take, rest)
+    if not copied:
+      raise ValueError(
+          f'init_from={source} (step {step}): no variable matched by name '
+          'and shape; check config.init_map.'
+      )
+    logging.info(
+        'Initialised %d variables from %s step %d.', len(copied), source, step
+    )
+    return params, rest
+
+  return init
+
+
+def build(config, workdir: str, mesh, *, shard=None) -> train_step.Setup:
+  """The run's model and jitted steps (statistics loaded or computed)."""
   stats = normalization_stats(config, workdir, shard)
-  spec = train_step.feature_spec(config, stats)
-  input_shape = spec.shape(_window_samples(config, config.sample_rate))
-  tx = train_step.create_optimizer(config)
-  model_def, state = train_step.create_train_state(config, input_shape, tx)
-  step = train_step.make_train_step(model_def, tx, spec, config.target)
-  eval_step = train_step.make_eval_step(model_def, spec, config.target)
-  jtrain, jeval = train_step.jit_steps(step, eval_step, state, mesh)
-  return model_def, train_step.place_state(state, mesh), jtrain, jeval
+  return train_step.setup(
+      config, mesh, stats, init_params=initializer(config, mesh)
+  )
 
 
 class _Preemption:
@@ -203,9 +266,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   save_config(
       with_overrides(config, num_channels=train_shard.num_channels), workdir
   )
-  model_def, state, jtrain, jeval = build(
-      config, workdir, mesh, shard=train_shard
-  )
+  run = build(config, workdir, mesh, shard=train_shard)
+  model_def, state = run.model_def, run.state
+  jtrain, jeval = run.train_step, run.eval_step
   logging.info('Model %s: %d parameters.', config.model, model_def.num_params)
   train_iter = iter(
       input_pipeline.create_train_dataset(
@@ -355,7 +418,8 @@ def evaluate_checkpoint(
     raise FileNotFoundError(
         f'{workdir}/{STATS_FILE} not found: evaluate a trained run directory.'
     )
-  _, state, _, jeval = build(config, workdir, mesh)
+  run = build(config, workdir, mesh)
+  state, jeval = run.state, run.eval_step
   ckpt = checkpointing.Checkpointer(
       os.path.join(workdir, CHECKPOINT_DIR),
       best_metric=config.get('best_metric'),

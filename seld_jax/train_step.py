@@ -111,10 +111,39 @@ def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
   raise ValueError(f"schedule must be 'constant' or 'cosine', got {kind!r}.")
 
 
+def param_path(path) -> str:
+  """'a.b.c' name of a parameter from its pytree key path."""
+  keys = [str(k.key) for k in path if hasattr(k, 'key')]
+  return '.'.join(keys)
+
+
+def freeze_labels(params: Any, prefixes) -> Any:
+  """'frozen' for parameters under any of `prefixes`, else 'trained'."""
+  prefixes = tuple(prefixes or ())
+
+  def label(path, _):
+    name = param_path(path)
+    frozen = any(name == p or name.startswith(p + '.') for p in prefixes)
+    return 'frozen' if frozen else 'trained'
+
+  return jax.tree_util.tree_map_with_path(label, params)
+
+
 def create_optimizer(
-    config: ml_collections.ConfigDict,
+    config: ml_collections.ConfigDict, params: Any = None
 ) -> optax.GradientTransformation:
-  """Adam / AdamW with the configured schedule and gradient clipping."""
+  """Adam / AdamW with the configured schedule and gradient clipping.
+
+  Parameters under `config.freeze` (module-path prefixes such as
+  'sed_branch') get no updates when `params` is given.
+
+  Args:
+    config: the run config.
+    params: the parameter pytree (needed for freezing).
+
+  Returns:
+    The optax transformation.
+  """
   schedule = learning_rate_schedule(config)
   name = config.get('optimizer', 'adam')
   if name == 'adam':
@@ -126,6 +155,14 @@ def create_optimizer(
   clip = config.get('grad_clip_norm', None)
   if clip:
     opt = optax.chain(optax.clip_by_global_norm(clip), opt)
+  freeze = list(config.get('freeze', ()) or ())
+  if freeze:
+    if params is None:
+      raise ValueError('config.freeze needs the parameters to label.')
+    opt = optax.multi_transform(
+        {'trained': opt, 'frozen': optax.set_to_zero()},
+        freeze_labels(params, freeze),
+    )
   return opt
 
 
@@ -162,14 +199,27 @@ def create_model(
 def create_train_state(
     config: ml_collections.ConfigDict,
     input_shape: tuple[int, int, int],
-    tx: optax.GradientTransformation,
-) -> tuple[ModelDef, TrainState]:
-  """Builds the model and optimizer state (host arrays, unsharded)."""
+    init_params: Callable[[Any, Any], tuple[Any, Any]] | None = None,
+) -> tuple[ModelDef, TrainState, optax.GradientTransformation]:
+  """Builds the model, optimizer and its state (host arrays, unsharded).
+
+  Args:
+    config: the run config.
+    input_shape: features (C', T, F) of one window.
+    init_params: optional (params, rest) -> (params, rest) applied before the
+      optimizer state is created (initialisation from another run).
+
+  Returns:
+    (model definition, state, optimizer).
+  """
   model = create_model(config, input_shape)
   model.eval()
   eval_graph = nnx.graphdef(model)
   model.train()
   train_graph, params, rest = nnx.split(model, nnx.Param, ...)
+  if init_params is not None:
+    params, rest = init_params(params, rest)
+  tx = create_optimizer(config, params)
   num_params = sum(x.size for x in jax.tree.leaves(params))
   state = TrainState(
       step=jnp.zeros((), jnp.int32),
@@ -177,7 +227,7 @@ def create_train_state(
       rest=rest,
       opt_state=tx.init(params),
   )
-  return ModelDef(train_graph, eval_graph, num_params), state
+  return ModelDef(train_graph, eval_graph, num_params), state, tx
 
 
 def state_sharding(state: TrainState, mesh) -> Any:
@@ -208,7 +258,11 @@ def make_train_step(
     tx: optax.GradientTransformation,
     feature_fn: Callable[[jax.Array], jax.Array],
     target: str,
-    augment_fn: Callable[..., Any] | None = None,
+    *,
+    audio_augment: Callable[..., Any] | None = None,
+    feature_augment: Callable[..., Any] | None = None,
+    augment_seed: int = 0,
+    loss_options: dict[str, Any] | None = None,
 ) -> Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, dict]]:
   """The (unjitted) train step: state, batch -> new state, metrics.
 
@@ -217,8 +271,13 @@ def make_train_step(
     tx: the optimizer.
     feature_fn: raw audio [B, C, N] -> normalised features [B, C', T, F].
     target: the output representation, selecting the loss.
-    augment_fn: optional (key, features, target) -> (features, target),
-      label-consistent augmentation run inside the step.
+    audio_augment: optional (key, audio, target) -> (audio, target),
+      label-consistent augmentation of the waveforms, inside the step.
+    feature_augment: optional (key, features, target) -> (features, target),
+      augmentation of the normalised features.
+    augment_seed: seed of the augmentation RNG stream (its own stream,
+      folded with the step number, independent of dropout).
+    loss_options: keyword options of the loss (e.g. 'sed_doa' weights).
 
   Returns:
     The step function. `batch` holds 'audio' [B, C, N], 'target' and 'mask'
@@ -226,17 +285,22 @@ def make_train_step(
     padding).
   """
 
+  loss_options = dict(loss_options or {})
+
   def step(state: TrainState, batch: dict[str, jax.Array]):
-    feats = feature_fn(batch['audio'])
-    tgt = batch['target']
-    if augment_fn is not None:
-      key = jax.random.fold_in(jax.random.key(0), state.step)
-      feats, tgt = augment_fn(key, feats, tgt)
+    audio, tgt = batch['audio'], batch['target']
+    key = jax.random.fold_in(jax.random.key(augment_seed), state.step)
+    audio_key, feature_key = jax.random.split(key)
+    if audio_augment is not None:
+      audio, tgt = audio_augment(audio_key, audio, tgt)
+    feats = feature_fn(audio)
+    if feature_augment is not None:
+      feats, tgt = feature_augment(feature_key, feats, tgt)
 
     def loss_fn(params):
       model = nnx.merge(model_def.train_graph, params, state.rest, copy=True)
       out = model(feats)
-      per_frame = losses.per_frame_loss(target, out, tgt)
+      per_frame = losses.per_frame_loss(target, out, tgt, **loss_options)
       loss = _masked_mean(per_frame, batch['mask'])
       _, _, new_rest = nnx.split(model, nnx.Param, ...)
       return loss, new_rest
@@ -258,21 +322,37 @@ def make_train_step(
   return step
 
 
+def flatten_output(out) -> jax.Array:
+  """A model output as one array [B, T, D] for stitching and decoding.
+
+  SED + DOA outputs ({'sed': logits, 'doa': ...}) become
+  `[sigmoid(sed) | doa]`.
+  """
+  if isinstance(out, dict):
+    return jnp.concatenate([jax.nn.sigmoid(out['sed']), out['doa']], axis=-1)
+  return out
+
+
 def make_eval_step(
     model_def: ModelDef,
     feature_fn: Callable[[jax.Array], jax.Array],
     target: str,
+    *,
+    loss_options: dict[str, Any] | None = None,
 ) -> Callable[[TrainState, dict[str, jax.Array]], dict[str, jax.Array]]:
   """The eval step: outputs and the masked loss of a batch of windows."""
+  loss_options = dict(loss_options or {})
 
   def step(state: TrainState, batch: dict[str, jax.Array]):
     feats = feature_fn(batch['audio'])
     model = nnx.merge(model_def.eval_graph, state.params, state.rest)
     out = model(feats)
-    per_frame = losses.per_frame_loss(target, out, batch['target'])
+    per_frame = losses.per_frame_loss(
+        target, out, batch['target'], **loss_options
+    )
     mask = _frame_mask(batch['mask'], per_frame.shape)
     return {
-        'output': out,
+        'output': flatten_output(out),
         'loss_sum': jnp.sum(per_frame * mask),
         'count': jnp.sum(mask),
     }
@@ -336,4 +416,68 @@ def abstract_state(state: TrainState, mesh) -> Any:
       lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
       state,
       sh,
+  )
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+  """Everything a run needs to step: model, placed state, jitted steps."""
+
+  model_def: ModelDef
+  state: TrainState
+  train_step: Callable[..., Any]
+  eval_step: Callable[..., Any]
+  features: FeatureSpec
+  input_shape: tuple[int, int, int]
+
+
+def setup(
+    config: ml_collections.ConfigDict,
+    mesh,
+    stats: dict[str, np.ndarray] | None = None,
+    *,
+    init_params: Callable[[Any, Any], tuple[Any, Any]] | None = None,
+    audio_augment: Callable[..., Any] | None = None,
+    feature_augment: Callable[..., Any] | None = None,
+) -> Setup:
+  """Builds the model and jitted steps of `config` on `mesh`.
+
+  Args:
+    config: the run config.
+    mesh: the device mesh.
+    stats: feature normalisation statistics ({'mean', 'std'}) or None.
+    init_params: see `create_train_state`.
+    audio_augment: see `make_train_step`.
+    feature_augment: see `make_train_step`.
+
+  Returns:
+    The `Setup` (state placed on the mesh, replicated).
+  """
+  spec = feature_spec(config, stats)
+  input_shape = spec.shape(
+      int(round(config.window_seconds * config.sample_rate))
+  )
+  model_def, state, tx = create_train_state(config, input_shape, init_params)
+  loss_options = dict(config.get('loss_options', {}) or {})
+  train = make_train_step(
+      model_def,
+      tx,
+      spec,
+      config.target,
+      audio_augment=audio_augment,
+      feature_augment=feature_augment,
+      augment_seed=config.seed + 7919,
+      loss_options=loss_options,
+  )
+  evaluate = make_eval_step(
+      model_def, spec, config.target, loss_options=loss_options
+  )
+  jtrain, jeval = jit_steps(train, evaluate, state, mesh)
+  return Setup(
+      model_def=model_def,
+      state=place_state(state, mesh),
+      train_step=jtrain,
+      eval_step=jeval,
+      features=spec,
+      input_shape=input_shape,
   )

@@ -294,4 +294,29 @@ def test_per_frame_loss_means_equal_the_official_losses():
       rtol=1e-6,
   )
   with pytest.raises(ValueError, match='No per-frame loss'):
-    losses.per_frame_loss('sed_doa', single, tgt)
+    losses.per_frame_loss('doa_only', single, tgt)
+
+
+def test_sed_doa_per_frame_loss():
+  logits = jnp.zeros((1, 2, 2))
+  sed_t = jnp.array([[[1.0, 0.0], [0.0, 0.0]]])
+  doa = jnp.zeros((1, 2, 6)).at[0, 0, 0].set(2.0).at[0, 0, 1].set(5.0)
+  doa_t = jnp.zeros((1, 2, 6))
+  out = losses.per_frame_loss(
+      'sed_doa',
+      {'sed': logits, 'doa': doa},
+      {'sed': sed_t, 'doa': doa_t},
+      doa_weight=3.0,
+  )
+  # Frame 0: BCE log 2; masked DOA: only class 0's x error (2^2) counts, over
+  # 3 x 2 elements. Frame 1: BCE only.
+  np.testing.assert_allclose(
+      np.asarray(out), [[np.log(2) + 3.0 * 4 / 6, np.log(2)]], rtol=1e-6
+  )
+  sed_only = losses.per_frame_loss(
+      'sed_doa',
+      {'sed': logits, 'doa': doa},
+      {'sed': sed_t, 'doa': doa_t},
+      doa_weight=0.0,
+  )
+  np.testing.assert_allclose(np.asarray(sed_only), np.log(2), rtol=1e-6)

@@ -28,14 +28,8 @@ def _batch(rng, b=8, seconds=1.0, classes=13):
 
 
 def _setup(config, mesh):
-  spec = train_step.feature_spec(config, None)
-  shape = spec.shape(int(config.sample_rate * config.window_seconds))
-  tx = train_step.create_optimizer(config)
-  model_def, state = train_step.create_train_state(config, shape, tx)
-  step = train_step.make_train_step(model_def, tx, spec, config.target)
-  ev = train_step.make_eval_step(model_def, spec, config.target)
-  jtrain, jeval = train_step.jit_steps(step, ev, state, mesh)
-  return model_def, train_step.place_state(state, mesh), jtrain, jeval
+  run = train_step.setup(config, mesh)
+  return run.model_def, run.state, run.train_step, run.eval_step
 
 
 def test_step_trains_and_compiles_once():
@@ -131,3 +125,34 @@ def test_eight_devices_match_one_device():
   np.testing.assert_allclose(
       result['losses_8'], result['losses_1'], rtol=1e-4, atol=1e-6
   )
+
+
+def test_freeze_keeps_parameters_fixed():
+  config = test_config.get_config()
+  config.freeze = ('conv_blocks', 'gru')
+  mesh = sharding.make_mesh()
+  run = train_step.setup(config, mesh)
+  before = jax.tree.map(np.asarray, run.state.params)
+  batch = sharding.to_global(_batch(np.random.default_rng(3)), mesh)
+  state, _ = run.train_step(run.state, batch)
+  after = jax.tree.map(np.asarray, state.params)
+  flat_before = jax.tree_util.tree_flatten_with_path(before)[0]
+  flat_after = jax.tree.leaves(after)
+  changed = {}
+  for (path, a), b in zip(flat_before, flat_after, strict=True):
+    changed[train_step.param_path(path)] = not np.array_equal(a, b)
+  assert not any(
+      v for k, v in changed.items() if k.startswith(('conv_blocks', 'gru'))
+  )
+  assert changed['head.kernel'] and changed['fnn.0.kernel']
+
+
+def test_sed_doa_outputs_are_flattened():
+  out = {
+      'sed': np.zeros((2, 3, 4), np.float32),
+      'doa': np.ones((2, 3, 12), np.float32),
+  }
+  flat = np.asarray(train_step.flatten_output(out))
+  assert flat.shape == (2, 3, 16)
+  np.testing.assert_allclose(flat[..., :4], 0.5)
+  np.testing.assert_allclose(flat[..., 4:], 1.0)

@@ -312,3 +312,21 @@ def test_non_finite_loss_names_the_step(tmp_path, data_dir):
   )
   # The last good checkpoint is kept; nothing at or after the bad step.
   assert kept and max(kept) < bad_step
+
+
+def test_init_from_another_run(tmp_path, data_dir, trained):
+  run = tmp_path / 'init'
+  _run(
+      run,
+      data_dir,
+      '--config.num_train_steps=1',
+      '--config.learning_rate=0.0',
+      f'--config.init_from={trained}',
+      '--config.init_from_step=8',
+      '--config.eval_every_steps=1000',
+      '--config.checkpoint_every_steps=1',
+  )
+  for a, b in zip(
+      _flat(_params(trained, 8)), _flat(_params(run, 1)), strict=True
+  ):
+    np.testing.assert_array_equal(a, b)

@@ -33,14 +33,8 @@ def main():
   config.model_kwargs.dropout = 0.0
   mesh = sharding.make_mesh()
   sharding.check_global_batch(config.batch_size, mesh)
-  spec = train_step.feature_spec(config, None)
-  shape = spec.shape(int(config.sample_rate * config.window_seconds))
-  tx = train_step.create_optimizer(config)
-  model_def, state = train_step.create_train_state(config, shape, tx)
-  step = train_step.make_train_step(model_def, tx, spec, config.target)
-  ev = train_step.make_eval_step(model_def, spec, config.target)
-  jtrain, _ = train_step.jit_steps(step, ev, state, mesh)
-  state = train_step.place_state(state, mesh)
+  run = train_step.setup(config, mesh)
+  state, jtrain = run.state, run.train_step
   rng = np.random.default_rng(0)
   local = sharding.local_batch_size(config.batch_size)
   rows = slice(process_id * local, (process_id + 1) * local)

@@ -18,14 +18,8 @@ def run(devices, batches):
   config = test_config.get_config()
   config.model_kwargs.dropout = 0.0  # identical randomness is not the point
   mesh = sharding.make_mesh(devices=devices)
-  spec = train_step.feature_spec(config, None)
-  shape = spec.shape(int(config.sample_rate * config.window_seconds))
-  tx = train_step.create_optimizer(config)
-  model_def, state = train_step.create_train_state(config, shape, tx)
-  step = train_step.make_train_step(model_def, tx, spec, config.target)
-  ev = train_step.make_eval_step(model_def, spec, config.target)
-  jtrain, _ = train_step.jit_steps(step, ev, state, mesh)
-  state = train_step.place_state(state, mesh)
+  run = train_step.setup(config, mesh)
+  state, jtrain = run.state, run.train_step
   losses = []
   for batch in batches:
     state, metrics = jtrain(state, sharding.to_global(batch, mesh))
