@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from seld_jax import decode, formats
+from seld_jax import decode
 from seld_jax import events as events_lib
+from seld_jax import formats
 
 
 def _angle(a, b):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from seld_jax import events as events_lib
-from seld_jax import formats, targets
+from seld_jax import formats
+from seld_jax import targets
 
 EventTable = events_lib.EventTable
 
