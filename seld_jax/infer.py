@@ -28,7 +28,6 @@ length with the configured evaluation hop, predicted in fixed-size batches
 from __future__ import annotations
 
 from collections.abc import Sequence
-import dataclasses
 import os
 import pathlib
 import sys
@@ -87,38 +86,25 @@ def read_audio(
   return np.ascontiguousarray(audio, np.float32)
 
 
-@dataclasses.dataclass
 class Predictor:
-  """A restored model that predicts whole recordings with sliding windows."""
+  """A model that predicts whole recordings with sliding windows."""
 
-  config: object
-  step: int
-  batch_size: int = 8
-
-  def __post_init__(self):
-    config, workdir = self.config, self.config.workdir
-    stats = train.normalization_stats(config, workdir)
+  def __init__(
+      self,
+      config,
+      model_def: train_step.ModelDef,
+      state: train_step.TrainState,
+      stats: dict[str, np.ndarray] | None,
+      *,
+      step: int | None = None,
+      batch_size: int = 8,
+  ):
+    self.config = config
+    self.step = step
+    self.batch_size = batch_size
     self.features = train_step.feature_spec(config, stats)
     sr = config.sample_rate
     self.window_samples = int(round(config.window_seconds * sr))
-    shape = self.features.shape(self.window_samples)
-    model_def, state, _ = train_step.create_train_state(config, shape)
-    ckpt = checkpointing.Checkpointer(
-        os.path.join(workdir, train.CHECKPOINT_DIR),
-        best_metric=config.get('best_metric'),
-        best_mode=config.get('best_mode', 'min'),
-    )
-    step = self.step or ckpt.best_step() or ckpt.latest_step()
-    if step is None:
-      raise FileNotFoundError(
-          f'No checkpoint in {workdir}/{train.CHECKPOINT_DIR}.'
-      )
-    abstract = jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state
-    )
-    state = ckpt.restore(step, abstract)
-    ckpt.close()
-    self.step = int(step)
     model = nnx.merge(model_def.eval_graph, state.params, state.rest)
     graph, params = nnx.split(model)
     features = self.features
@@ -139,6 +125,31 @@ class Predictor:
             * self.label_rate
         )
     )
+
+  @classmethod
+  def load(cls, workdir: str, step: int | None = None, **kwargs):
+    """The model of a run directory (default: best, else latest step)."""
+    config = train.load_config(workdir)
+    stats = train.normalization_stats(config, workdir)
+    spec = train_step.feature_spec(config, stats)
+    shape = spec.shape(int(round(config.window_seconds * config.sample_rate)))
+    model_def, state, _ = train_step.create_train_state(config, shape)
+    ckpt = checkpointing.Checkpointer(
+        os.path.join(workdir, train.CHECKPOINT_DIR),
+        best_metric=config.get('best_metric'),
+        best_mode=config.get('best_mode', 'min'),
+    )
+    step = step or ckpt.best_step() or ckpt.latest_step()
+    if step is None:
+      raise FileNotFoundError(
+          f'No checkpoint in {workdir}/{train.CHECKPOINT_DIR}.'
+      )
+    abstract = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state
+    )
+    state = ckpt.restore(step, abstract)
+    ckpt.close()
+    return cls(config, model_def, state, stats, step=int(step), **kwargs)
 
   def predict(self, audio: np.ndarray) -> np.ndarray:
     """float32 [C, N] -> stitched outputs [num_frames, outputs]."""
@@ -200,11 +211,9 @@ def run(
     metric: str | None = None,
 ) -> list[dict]:
   """Predicts each file; writes `<out>/<stem>.csv` and `<out>/<stem>.png`."""
-  config = train.load_config(workdir)
-  with config.unlocked():
-    config.workdir = os.path.abspath(workdir)
+  predictor = Predictor.load(workdir, step)
+  config = predictor.config
   metric = metric or config.get('metric', 'dcase2023')
-  predictor = Predictor(config, step)
   channels = int(config.num_channels)
   out = pathlib.Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)
