@@ -90,9 +90,24 @@ def load_recordings(config, split: str) -> list[Recording]:
   return out
 
 
-def file_name(recording_id: str) -> str:
-  """The CSV/PNG stem of a recording id (ids may contain a split folder)."""
-  return recording_id.replace('/', '__')
+def file_names(recordings: list[Recording]) -> dict[int, str]:
+  """CSV/PNG stems: the recording's own name, as the reference CSV's.
+
+  Ids may carry their split folder ('dev-test-sony/fold4_room23_mix001');
+  predictions are named like the reference files (`fold4_room23_mix001`) so
+  `seld_jax.score --ref metadata_dev --pred pred/` pairs them, unless two
+  recordings share a name, then the folder is kept ('dev-test-sony__...').
+  """
+  base = {r.index: r.id.rsplit('/', 1)[-1] for r in recordings}
+  counts = {}
+  for name in base.values():
+    counts[name] = counts.get(name, 0) + 1
+  return {
+      r.index: base[r.index]
+      if counts[base[r.index]] == 1
+      else r.id.replace('/', '__')
+      for r in recordings
+  }
 
 
 def decode_output(output: np.ndarray, config) -> EventTable:
@@ -202,10 +217,11 @@ def score_and_write(
     The `seld_jax.metrics.evaluate` result.
   """
   metric = metric or config.metric
+  names = file_names(recordings)
   refs, preds = {}, {}
   for rec in recordings:
     pred = decode_output(outputs[rec.index], config)
-    name = file_name(rec.id)
+    name = names[rec.index]
     refs[name], preds[name] = rec.reference, pred
   options = {}
   if metric == 'dcase2024' and config.target != 'multi_accdoa_distance':
@@ -219,7 +235,7 @@ def score_and_write(
   if out_dir is not None and jax.process_index() == 0:
     out_dir = pathlib.Path(out_dir)
     for rec in recordings:
-      name = file_name(rec.id)
+      name = names[rec.index]
       decode.write_predictions(
           out_dir / 'pred' / f'{name}.csv', preds[name], metric
       )

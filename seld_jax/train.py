@@ -48,6 +48,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from seld_jax import augment
 from seld_jax import checkpointing
 from seld_jax import datasets
 from seld_jax import evaluate as evaluate_lib
@@ -190,8 +191,14 @@ def initializer(config, mesh=None):
 def build(config, workdir: str, mesh, *, shard=None) -> train_step.Setup:
   """The run's model and jitted steps (statistics loaded or computed)."""
   stats = normalization_stats(config, workdir, shard)
+  audio_augment, feature_augment = augment.build(config)
   return train_step.setup(
-      config, mesh, stats, init_params=initializer(config, mesh)
+      config,
+      mesh,
+      stats,
+      init_params=initializer(config, mesh),
+      audio_augment=audio_augment,
+      feature_augment=feature_augment,
   )
 
 

@@ -115,6 +115,17 @@ def test_run_directory_layout(trained):
       'dev-test-tau__fold4_room2_mix001',
   ]
   assert len(list((ref / 'eval' / 'test' / 'plots').glob('*.png'))) == 2
+  # The written CSVs, scored by `seld_jax.score` against the dataset's own
+  # metadata folder, give the numbers of metrics.json.
+  from seld_jax import score  # pylint: disable=g-import-not-at-top
+
+  rescored = score.score_folders(
+      DUMMY / 'metadata_dev', ref / 'eval' / 'test' / 'pred', 'dcase2023',
+      missing='skip',
+  )
+  assert rescored['files'] == 2
+  for key in ('ER', 'F', 'LE', 'LR', 'SELD'):
+    assert rescored[key] == pytest.approx(metrics[key], abs=1e-9), key
   assert (ref / 'norm_stats.npz').exists()
   config = json.loads((ref / 'config.json').read_text())
   assert config['num_channels'] == 4 and config['dataset'] == 'starss23/foa'
