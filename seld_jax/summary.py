@@ -47,7 +47,7 @@ def summarize(config) -> str:
   model = train_step.create_model(config, in_shape)
   model.eval()
   x = jax.ShapeDtypeStruct((1,) + tuple(in_shape), jnp.float32)
-  out = jax.eval_shape(lambda a: model(a), x)  # pylint: disable=unnecessary-lambda
+  out = jax.eval_shape(lambda a: train_step.flatten_output(model(a)), x)
   params = nnx.state(model, nnx.Param)
   stats = nnx.state(model, nnx.BatchStat)
   per_module = collections.OrderedDict()

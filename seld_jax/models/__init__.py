@@ -20,12 +20,20 @@ from typing import Any
 
 from flax import nnx
 
+from seld_jax.models import conformer
 from seld_jax.models import crnn
+from seld_jax.models import general
+from seld_jax.models import seldnet
+from seld_jax.models import two_stage
 
 # name -> constructor taking (in_channels, num_freq_bins, num_classes,
 # output=..., dtype=..., rngs=..., **model_kwargs).
 MODELS = {
     'seld_crnn': crnn.SeldCRNN,
+    'seldnet': seldnet.SELDnet,
+    'two_stage': two_stage.TwoStageCRNN,
+    'general': general.GeneralSELD,
+    'resnet_conformer': conformer.ResNetConformer,
 }
 
 
