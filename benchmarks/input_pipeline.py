@@ -111,6 +111,36 @@ def _config(data_dir, workers, per_read, cache, threads=0):
   })
 
 
+def _step_windows_per_s(batch: int, window_seconds: float) -> float:
+  """Windows/s the default training step consumes (features on device)."""
+  from configs import default  # pylint: disable=g-import-not-at-top
+  from seld_jax import sharding  # pylint: disable=g-import-not-at-top
+  from seld_jax import train_step  # pylint: disable=g-import-not-at-top
+
+  config = default.get_config()
+  config.batch_size = batch
+  config.window_seconds = window_seconds
+  mesh = sharding.make_mesh()
+  run = train_step.setup(config, mesh)
+  n = int(round(window_seconds * config.sample_rate))
+  t = int(round(window_seconds * config.label_rate))
+  rng = np.random.default_rng(0)
+  batch_np = {
+      'audio': rng.normal(scale=0.1, size=(batch, 4, n)).astype(np.float32),
+      'target': np.zeros((batch, t, 6, 4, config.num_classes), np.float32),
+      'mask': np.ones((batch, t), np.float32),
+  }
+  state = run.state
+  state, m = run.train_step(state, sharding.to_global(batch_np, mesh))
+  m['loss'].block_until_ready()  # compile
+  steps = 3
+  start = time.perf_counter()
+  for _ in range(steps):
+    state, m = run.train_step(state, sharding.to_global(batch_np, mesh))
+  m['loss'].block_until_ready()
+  return steps * batch / (time.perf_counter() - start)
+
+
 def main(argv):
   del argv
   tmp = None
@@ -179,6 +209,11 @@ def main(argv):
         'index_s': round(index_s, 2),
         'full_record_read_ms': round(read_ms, 1),
         'train': results,
+        # What the default training step (DCASE2023 CRNN, same batch and
+        # window) consumes on this machine: the pipeline must stay above it.
+        'default_step_windows_per_s': round(
+            _step_windows_per_s(_BATCH.value, _WINDOW.value), 1
+        ),
         'eval_one_pass': {
             'windows': windows,
             'windows_per_s': round(windows / eval_s, 1),
