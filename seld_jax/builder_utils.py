@@ -39,6 +39,7 @@ directory behind.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -497,9 +498,9 @@ class SeldBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   AUDIO_SUFFIX = '.wav'
   VIDEO_SUFFIX = '.mp4'
 
+  @abc.abstractmethod
   def split_sources(self, manual_dir: epath.Path) -> list[SplitSource]:
     """The folders of the dataset (for the current config)."""
-    raise NotImplementedError
 
   def class_names(self) -> tuple[str, ...]:
     return formats.get_format(self.METADATA_FORMAT).class_names

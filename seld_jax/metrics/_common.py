@@ -28,6 +28,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 import dataclasses
 from typing import Any
@@ -257,7 +258,7 @@ def match_groups(
 # -----------------------------------------------------------------------------
 
 
-class Accumulator:
+class Accumulator(abc.ABC):
   """File-by-file accumulation of additive statistics.
 
   Subclasses implement `_file_stats(ref, pred) -> dict[str, np.ndarray]` and
@@ -349,14 +350,17 @@ class Accumulator:
     return [self._scores(st) for st in self.leave_one_out_stats()]
 
   # Subclass interface.
+  @abc.abstractmethod
   def _file_stats(self, ref, pred) -> dict[str, np.ndarray]:
-    raise NotImplementedError
+    """The raw statistics of one file."""
 
+  @abc.abstractmethod
   def _scores(self, stats) -> dict[str, Any]:
-    raise NotImplementedError
+    """The scores of summed statistics."""
 
+  @abc.abstractmethod
   def _zero_stats(self) -> dict[str, np.ndarray]:
-    raise NotImplementedError
+    """Statistics of no file (the sum identity)."""
 
 
 def last_ref_frame(ref: events_lib.EventTable) -> int:
