@@ -106,34 +106,21 @@ class SeldCRNN(nnx.Module):
   ):
     if output not in OUTPUTS:
       raise ValueError(f'Unknown output {output!r}; known: {sorted(OUTPUTS)}.')
-    if len(t_pool) != len(f_pool):
-      raise ValueError('t_pool and f_pool need one entry per conv block.')
     self.in_channels = in_channels
     self.num_freq_bins = num_freq_bins
     self.num_classes = num_classes
     self.output = output
-    self.time_pool = 1
-    for p in t_pool:
-      self.time_pool *= p
     self.dtype = dtype
-    self.conv_blocks = nnx.List([
-        layers.ConvBlock(
-            in_channels if i == 0 else conv_channels,
-            conv_channels,
-            (t, f),
-            dropout,
-            rngs=rngs,
-            dtype=dtype,
-        )
-        for i, (t, f) in enumerate(zip(t_pool, f_pool))
-    ])
-    freq_out = num_freq_bins
-    for f in f_pool:
-      freq_out //= f
-    if freq_out < 1:
-      raise ValueError(
-          f'{num_freq_bins} frequency bins pool to zero with f_pool={f_pool}.'
-      )
+    self.conv_blocks, self.time_pool, freq_out = layers.conv_stack(
+        in_channels,
+        conv_channels,
+        num_freq_bins,
+        t_pool,
+        f_pool,
+        dropout,
+        rngs=rngs,
+        dtype=dtype,
+    )
     self.gru = layers.BiGRU(
         conv_channels * freq_out,
         rnn_size,

@@ -181,6 +181,46 @@ class ConvBlock(nnx.Module):
     return self.dropout(x)
 
 
+def conv_stack(
+    in_channels: int,
+    conv_channels: int,
+    num_freq_bins: int,
+    t_pool,
+    f_pool,
+    dropout: float,
+    *,
+    rngs: nnx.Rngs,
+    dtype=None,
+) -> tuple[nnx.List, int, int]:
+  """The baseline's ConvBlock stack, one block per (t_pool, f_pool) pair.
+
+  Returns:
+    (blocks, total time pooling, frequency bins after pooling).
+  """
+  if len(t_pool) != len(f_pool):
+    raise ValueError('t_pool and f_pool need one entry per conv block.')
+  blocks = nnx.List([
+      ConvBlock(
+          in_channels if i == 0 else conv_channels,
+          conv_channels,
+          (t, f),
+          dropout,
+          rngs=rngs,
+          dtype=dtype,
+      )
+      for i, (t, f) in enumerate(zip(t_pool, f_pool))
+  ])
+  time_pool = math.prod(t_pool)
+  freq_out = num_freq_bins
+  for f in f_pool:
+    freq_out //= f
+  if freq_out < 1:
+    raise ValueError(
+        f'{num_freq_bins} frequency bins pool to zero with f_pool={f_pool}.'
+    )
+  return blocks, time_pool, freq_out
+
+
 class SelfAttentionBlock(nnx.Module):
   """torch `MultiheadAttention(x, x, x)` + residual + post LayerNorm."""
 

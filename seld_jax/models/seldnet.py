@@ -63,33 +63,20 @@ class SELDnet(nnx.Module):
   ):
     if output != 'sed_doa':
       raise ValueError(f"SELDnet outputs 'sed_doa', not {output!r}.")
-    if len(t_pool) != len(f_pool):
-      raise ValueError('t_pool and f_pool need one entry per conv block.')
     self.in_channels = in_channels
     self.num_freq_bins = num_freq_bins
     self.num_classes = num_classes
     self.dtype = dtype
-    self.time_pool = 1
-    for t in t_pool:
-      self.time_pool *= t
-    self.conv_blocks = nnx.List([
-        layers.ConvBlock(
-            in_channels if i == 0 else conv_channels,
-            conv_channels,
-            (t, f),
-            dropout,
-            rngs=rngs,
-            dtype=dtype,
-        )
-        for i, (t, f) in enumerate(zip(t_pool, f_pool))
-    ])
-    freq_out = num_freq_bins
-    for f in f_pool:
-      freq_out //= f
-    if freq_out < 1:
-      raise ValueError(
-          f'{num_freq_bins} frequency bins pool to zero with f_pool={f_pool}.'
-      )
+    self.conv_blocks, self.time_pool, freq_out = layers.conv_stack(
+        in_channels,
+        conv_channels,
+        num_freq_bins,
+        t_pool,
+        f_pool,
+        dropout,
+        rngs=rngs,
+        dtype=dtype,
+    )
     # One Keras `Bidirectional(GRU, merge_mode='mul')` per layer: the next
     # layer reads the product of the two directions (rnn_size features).
     self.grus = nnx.List([
