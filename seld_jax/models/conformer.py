@@ -328,8 +328,7 @@ class ResNetConformer(nnx.Module):
     for stage, pool in zip(self.stages, self.pools):
       for block in stage:
         x = block(x)
-      if pool != (1, 1):
-        x = nnx.avg_pool(x, pool, strides=pool)
+      x = layers.pool2d(x, pool, 'avg')
     b, t, f, c = x.shape
     x = self.proj(jnp.transpose(x, (0, 1, 3, 2)).reshape(b, t, c * f))
     if self.positions == 'sinusoidal':

@@ -49,14 +49,10 @@ def _pool(x: jax.Array, pool: tuple[int, int], pool_type: str) -> jax.Array:
   pool = tuple(pool)
   if pool == (1, 1):
     return x
-  if pool_type == 'avg':
-    return nnx.avg_pool(x, pool, strides=pool)
-  if pool_type == 'max':
-    return nnx.max_pool(x, pool, strides=pool)
+  if pool_type in ('avg', 'max'):
+    return layers.pool2d(x, pool, pool_type)
   if pool_type == 'avg+max':
-    return nnx.avg_pool(x, pool, strides=pool) + nnx.max_pool(
-        x, pool, strides=pool
-    )
+    return layers.pool2d(x, pool, 'avg') + layers.pool2d(x, pool, 'max')
   raise ValueError(f"pool_type must be 'avg', 'max' or 'avg+max': {pool_type}")
 
 
