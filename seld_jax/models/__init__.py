@@ -20,6 +20,9 @@ from typing import Any
 
 from flax import nnx
 
+from seld_jax.models import asma
+from seld_jax.models import av_baseline
+from seld_jax.models import av_conformer
 from seld_jax.models import conformer
 from seld_jax.models import crnn
 from seld_jax.models import general
@@ -34,6 +37,10 @@ MODELS = {
     'two_stage': two_stage.TwoStageCRNN,
     'general': general.GeneralSELD,
     'resnet_conformer': conformer.ResNetConformer,
+    # Audio-visual: called as model(features, visual).
+    'av_seld_crnn': av_baseline.AVSeldCRNN,
+    'av_conformer': av_conformer.AVConformer,
+    'asma_seld': asma.ASMASeld,
 }
 
 
