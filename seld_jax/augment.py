@@ -16,8 +16,11 @@
 
 `build(config)` returns the two hooks of `train_step.make_train_step`:
 
-  audio_augment(key, audio [B, C, N], target) -> (audio, target)
-      audio channel swap (ACS) -> random gain -> mixup (event remix)
+  audio_augment(key, audio [B, C, N], target, visual=None)
+      -> (audio, target, visual)
+      audio(-visual) channel swap (ACS/AVCS) -> random gain -> mixup (event
+      remix); `visual` (video frames [B, T, H, W, 3] or None) is moved by the
+      channel swap with the audio and labels, and passed through otherwise
   feature_augment(key, features [B, C', T, F], target) -> (features, target)
       frequency shift -> SpecAugment (labels unchanged)
 
@@ -103,6 +106,46 @@ Label maps by target layout (activity, distance, on-screen unchanged):
   single_accdoa [B, T, 3K]: the [x|y|z] blocks
   sed_doa {'sed', 'doa' [B, T, 3K]}: the [x|y|z] blocks of 'doa'
 
+Audio-visual channel swap (AVCS, Berghi et al.)
+-----------------------------------------------
+With 360-degree video (`config.visual == 'frames'`: equirectangular frames
+[B, T, H, W, C], uint8 or float, laid out as `seld_jax.synth.video` draws
+them: column W (0.5 - az / 360), row H (0.5 - el / 180), pixel j spanning
+[j, j + 1), so azimuth 0 is the boundary between columns W/2 - 1 and W/2 and
++90 degrees is a quarter width left of it) the pattern drawn for a window
+moves its frames too. A pattern that maps z to +-z is az' = s az + a,
+el' = t el, read off its label map M (`PatternSet.azel`): t = M[2, 2],
+s = det of the azimuth block M[:2, :2] and a the angle of that block's first
+column (cos a, sin a). In pixels (new pixel <- old pixel):
+
+  el' = -el      row r <- row H - 1 - r (vertical flip)
+  az' = -az      column j <- column W - 1 - j (horizontal flip; column
+                 centres j + 1/2 and W - j - 1/2 are at azimuths phi and
+                 -phi, so the plain flip is exact, with no off-by-one)
+  az' = az + a   column j <- column j + W a / 360 (mod W): a roll left by
+                 W a / 360 columns (+90: the centre moves to azimuth 90)
+
+and in general, with half-column offsets from the centre U = 2 j + 1 - W
+(azimuth -180 U / W), new column U' takes old column U = s (U' + W a / 180).
+Pixels land on pixels exactly when W a / 360 is a whole number: W divisible
+by 4 for +-90-degree rotations and by 2 for 180 degrees (other widths are
+rejected). Each pattern is one row and one column index table; the frames
+of window b are gathered with the tables of its pattern, on device.
+
+Sets whose every pattern keeps z are video-compatible: 'foa8', 'foa16',
+'mic' and 'stereo'. 'mic24' is not (16 of its maps exchange elevation with
+azimuth, which no image transform realises) and is rejected with video.
+For 'stereo' (DCASE2025, perspective frames centred on azimuth 0) the only
+transform is the horizontal flip, which maps az to -az for a centred
+perspective view as well, and keeps its symmetric field of view, so the
+on-screen labels stay valid. Every event of a 360-degree video is on
+screen, so nothing else changes there either.
+
+A channel swap with precomputed visual embeddings (`config.visual ==
+'embeddings'`) is rejected: they describe the unmoved frames. Mixup is
+rejected with any visual input: the partner's events would be heard but not
+seen, and blending two frames shows neither scene.
+
 Mixup (event remix)
 -------------------
 Window i gets the audio of a random other window j of the batch added
@@ -151,7 +194,7 @@ import numpy as np
 
 from seld_jax.synth import spatial
 
-AudioAugment = Callable[[jax.Array, jax.Array, Any], tuple[jax.Array, Any]]
+AudioAugment = Callable[..., tuple[jax.Array, Any, jax.Array | None]]
 FeatureAugment = Callable[[jax.Array, jax.Array, Any], tuple[jax.Array, Any]]
 
 LAYOUTS = (
@@ -162,6 +205,7 @@ LAYOUTS = (
     'sed_doa',
 )
 ADPIT_LAYOUTS = LAYOUTS[:3]
+_LAYOUT_OF_TARGET = {'multi_accdoa_stereo_av': 'multi_accdoa_stereo'}
 FREQ_SHIFT_MODES = ('reflect', 'edge', 'constant')
 
 # FOA channel of each Cartesian axis: x -> X (3), y -> Y (1), z -> Z (2).
@@ -213,6 +257,37 @@ class PatternSet:
   def keeps_z(self) -> bool:
     """Whether every pattern maps z to +-z (and x, y among themselves)."""
     return bool(np.all(np.abs(self.label_maps[:, 2, 2]) == 1))
+
+  @property
+  def video_compatible(self) -> bool:
+    """Whether every pattern is an equirectangular image transform."""
+    return self.keeps_z
+
+  @property
+  def azel(self) -> np.ndarray:
+    """int [P, 3]: (s, a, t) of az' = s az + a, el' = t el per pattern.
+
+    Read off the label maps (see the module docstring), so the video
+    transforms follow the labels by construction.
+
+    Raises:
+      ValueError: if a pattern moves z into x or y (no such (s, a, t)).
+    """
+    out = []
+    for name, m in zip(self.names, self.label_maps):
+      if abs(m[2, 2]) != 1:
+        raise ValueError(
+            f'Pattern {name} of {self.name!r} exchanges elevation with '
+            'azimuth; no transform of equirectangular frames realises it.'
+        )
+      block = m[:2, :2]
+      s = int(round(np.linalg.det(block)))
+      a = int(round(np.rad2deg(np.arctan2(block[1, 0], block[0, 0]))))
+      t = int(m[2, 2])
+      if not np.array_equal(azel_map(s, a, t), m):
+        raise ValueError(f'Pattern {name} of {self.name!r} is not az/el.')
+      out.append((s, a, t))
+    return np.array(out, np.int64).reshape(-1, 3)
 
   def inverse(self, index: int) -> int:
     """The index of the inverse of pattern `index` (M^-1 = M^T)."""
@@ -480,6 +555,7 @@ def channel_swap(
     key: jax.Array,
     audio: jax.Array,
     target,
+    visual: jax.Array | None = None,
     *,
     patterns: PatternSet,
     layout: str,
@@ -491,20 +567,95 @@ def channel_swap(
     key: RNG key.
     audio: [B, C, N].
     target: the target in `layout`.
+    visual: None, or equirectangular video frames [B, ..., H, W, C] moved
+      by the same pattern (`transform_visual`).
     patterns: the pattern set (pattern 0 is the identity, which the uniform
       draw includes).
     layout: the target layout.
     prob: chance that a window is transformed at all.
 
   Returns:
-    (audio, target).
+    (audio, target, visual).
   """
   b = audio.shape[0]
   k_index, k_apply = jax.random.split(key)
   index = jax.random.randint(k_index, (b,), 0, len(patterns))
   if prob < 1.0:
     index = jnp.where(jax.random.bernoulli(k_apply, prob, (b,)), index, 0)
-  return apply_pattern(audio, target, index, patterns, layout)
+  audio, target = apply_pattern(audio, target, index, patterns, layout)
+  if visual is not None:
+    visual = transform_visual(visual, index, patterns)
+  return audio, target, visual
+
+
+# Video transforms (AVCS)
+# -----------------------------------------------------------------------------
+
+
+def visual_index_tables(
+    patterns: PatternSet, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+  """Source pixel tables of equirectangular frames, per pattern.
+
+  New row r of pattern p is old row rows[p, r], new column j is old column
+  cols[p, j] (see the module docstring for the derivation).
+
+  Args:
+    patterns: a video-compatible pattern set.
+    height: frame height H.
+    width: frame width W.
+
+  Returns:
+    (rows int [P, H], cols int [P, W]).
+
+  Raises:
+    ValueError: for a set that exchanges elevation with azimuth, or a width
+      on which a rotation of the set does not move whole columns.
+  """
+  azel = patterns.azel
+  r = np.arange(height)
+  u_new = 2 * np.arange(width) + 1 - width  # half-columns from the centre
+  rows, cols = [], []
+  for s, a, t in azel:
+    shift = width * a  # W a / 180 half-columns, times 180
+    if shift % 360:
+      raise ValueError(
+          f'A {a:+d}-degree azimuth rotation ({patterns.name!r}) moves '
+          f'equirectangular frames by {width} * {a} / 360 columns, which is '
+          f'not whole: the width must be divisible by {360 // abs(a)}.'
+      )
+    u_old = s * (u_new + shift // 180)
+    cols.append(np.mod((u_old + width - 1) // 2, width))
+    rows.append(r if t > 0 else r[::-1])
+  return np.stack(rows).astype(np.int32), np.stack(cols).astype(np.int32)
+
+
+def transform_visual(
+    visual: jax.Array, index: jax.Array, patterns: PatternSet
+) -> jax.Array:
+  """Moves equirectangular frames of window b by pattern `index[b]`.
+
+  Args:
+    visual: [B, ..., H, W, C] frames (e.g. [B, T, H, W, 3]), any dtype.
+    index: int [B] pattern indices.
+    patterns: a video-compatible pattern set.
+
+  Returns:
+    The frames, same shape and dtype: the content at direction v of window b
+    now at direction M v, M the label map of its pattern.
+  """
+  if visual.ndim < 4:
+    raise ValueError(f'Frames are [B, ..., H, W, C]; got {visual.shape}.')
+  height, width = visual.shape[-3:-1]
+  rows, cols = visual_index_tables(patterns, height, width)
+  index = jnp.asarray(index)
+  rows = jnp.asarray(rows)[index]  # [B, H]
+  cols = jnp.asarray(cols)[index]  # [B, W]
+
+  def gather(frames, r, c):  # frames [..., H, W, C]
+    return jnp.take(jnp.take(frames, r, axis=-3), c, axis=-2)
+
+  return jax.vmap(gather)(visual, rows, cols)
 
 
 # Gain and mixup
@@ -863,25 +1014,62 @@ def _chain(steps):
   return run
 
 
+def _chain_audio(steps):
+  def run(key, audio, target, visual=None):
+    keys = jax.random.split(key, len(steps))
+    for k, step in zip(keys, steps):
+      audio, target, visual = step(k, audio, target, visual)
+    return audio, target, visual
+
+  return run
+
+
+# Values of `config.visual`: no video, or decoded frames in the batch.
+VISUAL_INPUTS = ('', 'frames')
+
+
+def _check_visual_input(visual: str, acs: str):
+  if visual not in VISUAL_INPUTS:
+    raise ValueError(
+        f'augment.acs={acs!r} with config.visual={visual!r}: the channel '
+        "swap moves video frames (visual='frames'), not inputs computed "
+        'from the unmoved frames (e.g. embeddings); use frames or turn the '
+        'channel swap off.'
+    )
+
+
 def build(
     config: ml_collections.ConfigDict,
 ) -> tuple[AudioAugment | None, FeatureAugment | None]:
   """The (audio_augment, feature_augment) hooks of `config.augment`.
 
   Reads `config.augment` (see `default_config`), `config.target` (the
-  target layout) and `config.features` / `config.dataset` (to reject a
-  channel swap of the wrong format and to find the frequency channels).
+  target layout), `config.features` / `config.dataset` (to reject a
+  channel swap of the wrong format and to find the frequency channels) and
+  `config.visual` ('' or missing: audio only; 'frames': the batch holds
+  equirectangular frames, which the channel swap moves with the audio).
 
   Args:
     config: the run config.
 
   Returns:
-    Two hooks for `train_step.setup`, each None when nothing is configured.
+    Two hooks for `train_step.setup`, each None when nothing is configured:
+    audio_augment(key, audio, target, visual=None) -> (audio, target,
+    visual) and feature_augment(key, features, target) -> (features,
+    target).
+
+  Raises:
+    ValueError: for a bad config, a channel swap of the wrong format, a
+      set that no image transform realises with video ('mic24'), or mixup
+      with video.
   """
   aug = resolve(config.get('augment', None))
   layout = config.get('target', 'multi_accdoa')
+  # The on-screen stereo target ([.., 6, 5, K]) has the stereo layout.
+  layout = _LAYOUT_OF_TARGET.get(layout, layout)
   if layout not in LAYOUTS:
     raise ValueError(f'Unknown target {layout!r}; known: {LAYOUTS}.')
+  visual = str(config.get('visual', '') or '')
   spectral = aug['spectral_channels']
   if spectral is None:
     spectral = _SPECTRAL_CHANNELS.get(config.get('features', None))
@@ -892,12 +1080,21 @@ def build(
     _check_format(patterns, config)
     if layout == 'multi_accdoa_stereo' and not patterns.keeps_z:
       raise ValueError(f'augment.acs={aug["acs"]!r} needs elevation labels.')
+    _check_visual_input(visual, aug['acs'])
+    if visual and not patterns.video_compatible:
+      video_sets = [n for n in PATTERN_SETS if get_patterns(n).video_compatible]
+      raise ValueError(
+          f'augment.acs={aug["acs"]!r} exchanges elevation with azimuth, '
+          'which no transform of the video frames (config.visual='
+          f'{visual!r}) realises; video-compatible sets: {video_sets}.'
+      )
 
-    def acs_step(key, audio, target):
+    def acs_step(key, audio, target, frames):
       return channel_swap(
           key,
           audio,
           target,
+          frames,
           patterns=patterns,
           layout=layout,
           prob=aug['acs_prob'],
@@ -907,14 +1104,27 @@ def build(
   gain = aug['gain_db']
   if gain and gain != (0, 0) and aug['gain_prob'] > 0:
 
-    def gain_step(key, audio, target):
-      return random_gain(key, audio, gain, aug['gain_prob']), target
+    def gain_step(key, audio, target, frames):
+      return random_gain(key, audio, gain, aug['gain_prob']), target, frames
 
     audio_steps.append(gain_step)
   if aug['mixup_prob'] > 0:
-    audio_steps.append(
-        functools.partial(mixup, layout=layout, prob=aug['mixup_prob'])
-    )
+    if visual:
+      raise ValueError(
+          f'augment.mixup_prob={aug["mixup_prob"]} is not supported with '
+          f"video (config.visual={visual!r}): the added window's events "
+          'would be heard but not seen. Set augment.mixup_prob = 0.'
+      )
+
+    def mixup_step(key, audio, target, frames):
+      if frames is not None:
+        raise ValueError('Mixup is not supported with video frames.')
+      audio, target = mixup(
+          key, audio, target, layout=layout, prob=aug['mixup_prob']
+      )
+      return audio, target, frames
+
+    audio_steps.append(mixup_step)
 
   feature_steps = []
   fs = aug['freq_shift']
@@ -956,6 +1166,6 @@ def build(
     feature_steps.append(mask_step)
 
   return (
-      _chain(audio_steps) if audio_steps else None,
+      _chain_audio(audio_steps) if audio_steps else None,
       _chain(feature_steps) if feature_steps else None,
   )

@@ -26,6 +26,11 @@ Output layout (stable):
   W/eval/<split>/pred/<recording>.csv
   W/eval/<split>/metrics.json        (the keys of `seld_jax.score --json`)
   W/eval/<split>/plots/<recording>.png
+
+Audio-visual runs (`config.visual`) read the split's video with the audio:
+its decoded frames ('frames'), or its rows of the embedding store
+('embeddings', which must hold the split: `seld_jax.extract_visual
+--split S`), cut into the same windows.
 """
 
 from __future__ import annotations
@@ -103,9 +108,11 @@ def file_names(recordings: list[Recording]) -> dict[int, str]:
   for name in base.values():
     counts[name] = counts.get(name, 0) + 1
   return {
-      r.index: base[r.index]
-      if counts[base[r.index]] == 1
-      else r.id.replace('/', '__')
+      r.index: (
+          base[r.index]
+          if counts[base[r.index]] == 1
+          else r.id.replace('/', '__')
+      )
       for r in recordings
   }
 
@@ -128,10 +135,11 @@ def decode_output(output: np.ndarray, config) -> EventTable:
         unify_degrees=config.get('unify_degrees', 15.0),
         **kwargs,
     )
-  if target == 'multi_accdoa_stereo':
+  if target in ('multi_accdoa_stereo', 'multi_accdoa_stereo_av'):
     return decode.multi_accdoa_stereo_to_events(
         output,
         config.num_classes,
+        onscreen=target == 'multi_accdoa_stereo_av',
         unify_degrees=config.get('unify_degrees', 15.0),
         **kwargs,
     )

@@ -15,7 +15,8 @@
 r"""Inference on any wav files: a DCASE CSV and a PNG plot per file.
 
   python -m seld_jax.infer --workdir runs/default audio/*.wav --out preds/ \
-      [--ref metadata_dir_or_csv] [--step N] [--metric dcase2023]
+      [--ref metadata_dir_or_csv] [--step N] [--metric dcase2023] \
+      [--video DIR] [--visual_weights FILE]
 
 Files of any length with the channel count the model was trained on; another
 sample rate is resampled (with a warning), another channel count is an error.
@@ -23,6 +24,16 @@ The model comes from the run directory (`config.json`, `norm_stats.npz`, the
 best checkpoint, else the latest). Each file is cut into the training window
 length with the configured evaluation hop, predicted in fixed-size batches
 (one compilation), stitched back (overlaps averaged) and decoded.
+
+Audio-visual runs (`config.visual`) need each file's video: `<stem>.mp4`
+in `--video DIR` (searched recursively, so the STARSS23 `video_dev` folder
+works), else next to the wav. It is decoded as the dataset builders decode
+video (`builder_utils.decode_video`: the frame on screen at each label
+frame's time, resized to the run's frame size). 'frames' models take the
+frames; for 'embeddings' models the front end that wrote the run's store
+(recorded in config.json, with the SHA-256 of its weights file, which must
+still exist or be given again with `--visual_weights`) embeds them, rounded
+to the store's dtype, so the model sees what it was trained on.
 """
 
 from __future__ import annotations
@@ -44,9 +55,11 @@ import librosa
 import numpy as np
 import soundfile
 
+from seld_jax import builder_utils
 from seld_jax import checkpointing
 from seld_jax import decode
 from seld_jax import evaluate as evaluate_lib
+from seld_jax import extract_visual
 from seld_jax import formats
 from seld_jax import input_pipeline
 from seld_jax import plot
@@ -56,6 +69,10 @@ from seld_jax import train_step
 
 class AudioError(ValueError):
   """An input file that cannot be used."""
+
+
+class VideoError(AudioError):
+  """A missing or unusable video for an audio-visual model."""
 
 
 def read_audio(
@@ -98,6 +115,7 @@ class Predictor:
       *,
       step: int | None = None,
       batch_size: int = 8,
+      visual_weights: str | None = None,
   ):
     self.config = config
     self.step = step
@@ -110,8 +128,9 @@ class Predictor:
     features = self.features
 
     @jax.jit
-    def forward(params, audio):
-      out = nnx.merge(graph, params)(features(audio))
+    def forward(params, audio, visual=None):
+      model = nnx.merge(graph, params)
+      out = train_step.apply_model(model, features(audio), visual)
       return train_step.flatten_output(out)
 
     self._params = params
@@ -125,6 +144,19 @@ class Predictor:
             * self.label_rate
         )
     )
+    self.visual = config.get('visual', '') or ''
+    self._frontend = None
+    if self.visual:
+      shape = config.get('visual_frame_shape', None)
+      if not shape:
+        raise ValueError(
+            f'config.json of an audio-visual run (visual={self.visual!r}) '
+            'lacks visual_frame_shape; retrain with this version.'
+        )
+      self.frame_shape = tuple(int(s) for s in shape)
+    if self.visual == 'embeddings':
+      self._store = input_pipeline.plain_data(config.visual_store)
+      self._frontend = _store_frontend(self._store, visual_weights)
 
   @classmethod
   def load(cls, workdir: str, step: int | None = None, **kwargs):
@@ -151,12 +183,67 @@ class Predictor:
     ckpt.close()
     return cls(config, model_def, state, stats, step=int(step), **kwargs)
 
-  def predict(self, audio: np.ndarray) -> np.ndarray:
-    """float32 [C, N] -> stitched outputs [num_frames, outputs]."""
+  def read_visual(self, path: str | os.PathLike, num_frames: int) -> np.ndarray:
+    """The model's visual input [num_frames, ...] from a video file.
+
+    Args:
+      path: the video (mp4 or anything FFmpeg reads).
+      num_frames: label frames of the audio.
+
+    Returns:
+      uint8 frames [num_frames, H, W, 3] ('frames') or float32 embeddings
+      [num_frames, D] ('embeddings').
+    """
+    if not self.visual:
+      raise ValueError('The model is audio-only.')
+    h, w = self.frame_shape[:2]
+    try:
+      frames = builder_utils.decode_video(
+          path, num_frames, self.label_rate, h, w
+      )
+    except builder_utils.DataValidationError as e:
+      raise VideoError(str(e)) from None
+    if self.visual == 'frames':
+      return frames
+
+    def read(start, count):
+      out = np.zeros((count,) + frames.shape[1:], np.uint8)
+      piece = frames[start : start + count]
+      out[: len(piece)] = piece
+      return out
+
+    rows = extract_visual.embed_recording(
+        self._frontend,
+        read,
+        num_frames,
+        batch_size=int(self._store['batch_size']),
+        dtype=self._store['dtype'],
+    )
+    return rows.astype(np.float32)
+
+  def predict(
+      self, audio: np.ndarray, visual: np.ndarray | None = None
+  ) -> np.ndarray:
+    """float32 [C, N] (+ visual [frames, ...]) -> outputs [num_frames, D].
+
+    Args:
+      audio: the recording.
+      visual: for audio-visual models, `read_visual`'s output (one row per
+        label frame; missing rows are zero).
+
+    Returns:
+      The stitched outputs.
+    """
     num_frames = audio.shape[1] // self.samples_per_frame
     if num_frames == 0:
       raise AudioError(
           f'Audio of {audio.shape[1]} samples is shorter than one label frame.'
+      )
+    if bool(self.visual) != (visual is not None):
+      raise VideoError(
+          f'The model (visual={self.visual!r}) needs its video input'
+          if self.visual
+          else 'The model is audio-only: it takes no visual input.'
       )
     starts = input_pipeline.window_starts(
         num_frames, self.window_frames, self.hop_frames
@@ -166,20 +253,30 @@ class Predictor:
         (len(starts), audio.shape[0], self.window_samples), np.float32
     )
     masks = np.zeros((len(starts), t), np.float32)
+    visuals = None
+    if visual is not None:
+      visual = np.asarray(visual)
+      visuals = np.zeros((len(starts), t) + visual.shape[1:], visual.dtype)
     for i, s in enumerate(starts):
       chunk = audio[:, s * spf : s * spf + self.window_samples]
       windows[i, :, : chunk.shape[1]] = chunk
       masks[i, : max(0, min(t, num_frames - s))] = 1.0
+      if visuals is not None:
+        piece = visual[s : min(s + t, num_frames)]
+        visuals[i, : len(piece)] = piece
     outs = []
     b = self.batch_size
     for i in range(0, len(windows), b):
-      batch = windows[i : i + b]
-      pad = b - len(batch)
+      batch = [windows[i : i + b]]
+      if visuals is not None:
+        batch.append(visuals[i : i + b])
+      pad = b - len(batch[0])
       if pad:
-        batch = np.concatenate(
-            [batch, np.zeros((pad,) + batch.shape[1:], np.float32)]
-        )
-      out = np.asarray(self._forward(self._params, jnp.asarray(batch)))
+        batch = [
+            np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])
+            for x in batch
+        ]
+      out = np.asarray(self._forward(self._params, *map(jnp.asarray, batch)))
       outs.append(out[: b - pad])
     stitched = input_pipeline.stitch(
         np.concatenate(outs),
@@ -189,6 +286,51 @@ class Predictor:
         {0: num_frames},
     )
     return stitched[0]
+
+
+def _store_frontend(store: dict, weights: str | None):
+  """The front end that wrote the run's embedding store, weights checked."""
+  recorded = store.get('weights')
+  if recorded and weights is None:
+    weights = recorded['file']
+  if recorded:
+    if not os.path.exists(weights):
+      raise FileNotFoundError(
+          f"{weights}: the visual front end weights the run's embeddings "
+          'were extracted with; give their path with --visual_weights.'
+      )
+    digest = extract_visual.sha256(weights)
+    if digest != recorded['sha256']:
+      raise VideoError(
+          f"{weights} (SHA-256 {digest}) is not the weights file the run's "
+          f'embeddings were extracted with ({recorded["sha256"]}).'
+      )
+  elif weights is not None:
+    raise VideoError(
+        "The run's embeddings were extracted without weights; "
+        '--visual_weights does not apply.'
+    )
+  return extract_visual.build_frontend(
+      store['frontend'],
+      seed=int(store.get('init_seed') or 0),
+      weights=weights if recorded else None,
+  )
+
+
+def find_video(
+    wav: str | os.PathLike, video_dir: str | None
+) -> pathlib.Path | None:
+  """`<stem>.mp4` in `video_dir` (recursively), else next to the wav."""
+  wav = pathlib.Path(wav)
+  name = f'{wav.stem}.mp4'
+  if video_dir:
+    root = pathlib.Path(video_dir)
+    if (root / name).exists():
+      return root / name
+    hits = sorted(root.rglob(name))
+    return hits[0] if hits else None
+  path = wav.with_suffix('.mp4')
+  return path if path.exists() else None
 
 
 def _find_reference(ref: str | None, stem: str) -> pathlib.Path | None:
@@ -209,9 +351,15 @@ def run(
     ref: str | None = None,
     step: int | None = None,
     metric: str | None = None,
+    video_dir: str | None = None,
+    visual_weights: str | None = None,
 ) -> list[dict]:
-  """Predicts each file; writes `<out>/<stem>.csv` and `<out>/<stem>.png`."""
-  predictor = Predictor.load(workdir, step)
+  """Predicts each file; writes `<out>/<stem>.csv` and `<out>/<stem>.png`.
+
+  Audio-visual models read `<stem>.mp4` from `video_dir` or next to each
+  file (see the module docstring).
+  """
+  predictor = Predictor.load(workdir, step, visual_weights=visual_weights)
   config = predictor.config
   metric = metric or config.get('metric', 'dcase2023')
   channels = int(config.num_channels)
@@ -222,7 +370,20 @@ def run(
     path = pathlib.Path(path)
     t0 = time.perf_counter()
     audio = read_audio(path, config.sample_rate, channels)
-    output = predictor.predict(audio)
+    visual, video = None, None
+    if predictor.visual:
+      video = find_video(path, video_dir)
+      if video is None:
+        where = video_dir or str(path.parent)
+        raise VideoError(
+            f'{path}: the model is audio-visual (visual='
+            f'{predictor.visual!r}) and needs the video {path.stem}.mp4, not '
+            f'found in {where}; give its folder with --video DIR.'
+        )
+      visual = predictor.read_visual(
+          video, audio.shape[1] // predictor.samples_per_frame
+      )
+    output = predictor.predict(audio, visual)
     events = evaluate_lib.decode_output(output, config)
     csv = out / f'{path.stem}.csv'
     decode.write_predictions(csv, events, metric)
@@ -246,6 +407,7 @@ def run(
         'audio_seconds': seconds,
         'wall_seconds': elapsed,
         'reference': str(ref_path) if ref_path else None,
+        'video': str(video) if video else None,
     })
     logging.info(
         '%s: %d event rows, %.1f s audio in %.2f s',
@@ -268,6 +430,18 @@ def _define_flags():
   )
   flags.DEFINE_integer('step', None, 'Checkpoint step (default: best).')
   flags.DEFINE_string('metric', None, 'CSV format year (default: config).')
+  flags.DEFINE_string(
+      'video',
+      None,
+      'Audio-visual models: folder searched for <stem>.mp4 of each wav '
+      '(default: next to the wav).',
+  )
+  flags.DEFINE_string(
+      'visual_weights',
+      None,
+      "Audio-visual 'embeddings' models: the front end weights file, if "
+      'it moved since the store was extracted.',
+  )
 
 
 def main(argv):
@@ -277,7 +451,14 @@ def main(argv):
   fl = flags.FLAGS
   try:
     report = run(
-        fl.workdir, files, fl.out, ref=fl.ref, step=fl.step, metric=fl.metric
+        fl.workdir,
+        files,
+        fl.out,
+        ref=fl.ref,
+        step=fl.step,
+        metric=fl.metric,
+        video_dir=fl.video,
+        visual_weights=fl.visual_weights,
     )
   except (AudioError, FileNotFoundError, formats.FormatError) as e:
     print(f'error: {e}', file=sys.stderr)

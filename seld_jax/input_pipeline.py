@@ -41,13 +41,19 @@ A batch is a dict of arrays with a leading batch axis B:
                   multi_accdoa           [B, T, 6, 4, K]   (K classes)
                   multi_accdoa_distance  [B, T, 6, 5, K]
                   multi_accdoa_stereo    [B, T, 6, 4, K]
+                  multi_accdoa_stereo_av [B, T, 6, 5, K]  (+ on-screen)
                   single_accdoa          [B, T, 3K]
                   sed_doa                {'sed': [B, T, K], 'doa': [B, T, 3K]}
   mask          float32 [B, T]     1 for label frames inside the recording
   record_index  int32 [B]          index of the recording in the whole split
                                    (-1 for padding windows)
   start_frame   int32 [B]          first label frame of the window
-  video         uint8 [B, T, H, W, 3], only with `use_video`
+  visual        the window's visual input, aligned with 'target' and 'mask'
+                (one row per label frame), only with `visual`:
+                  'frames'      uint8 [B, T, H, W, 3], the decoded video
+                                frames (zero after the end of the video)
+                  'embeddings'  float32 [B, T, ...], rows of the visual
+                                embedding store (zero after the recording)
 
 Config fields read (an ml_collections ConfigDict or any object with
 attributes; defaults in brackets):
@@ -80,7 +86,33 @@ attributes; defaults in brackets):
   read_threads       grain prefetch threads per worker; 0 builds each batch
                      on `next()` (fastest on few cores, and JAX's async
                      dispatch already overlaps it with the device step) [0]
-  use_video          also batch the video frames [False]
+  visual             '' (audio only), 'frames' or 'embeddings' (see
+                     'visual' above) ['']
+  visual_embeddings  the embedding store of `visual='embeddings'`, written
+                     by `python -m seld_jax.extract_visual`
+  model_kwargs.visual_frontend
+                     the visual front end; an embedding store extracted with
+                     another one is refused
+
+Visual embedding store
+----------------------
+`seld_jax.extract_visual` writes, under one folder,
+
+  meta.json              what the rows are: format and version, dataset,
+                         label rate, decoded frame shape, the front end
+                         (`visual_frontend`) and its weights file (name and
+                         SHA-256), per-frame row shape, dtype, and every
+                         recording id with its number of rows
+  <recording id>.npy     [num_frames, ...] rows, one per label frame (ids
+                         keep their folder: 'dev-test-sony/fold4_room23_mix001'
+                         is dev-test-sony/fold4_room23_mix001.npy)
+
+Every file is written to a temporary name and renamed, meta.json first (so
+every row file on disk was made with the front end meta.json names) and again
+after each recording (so it lists only complete files). The pipeline memory-maps the row files (no copy of the
+store in memory per worker) and checks meta.json and each file it will read
+when the dataset is created: a missing recording, another frame count, shape
+or dtype, or an unreadable file is an error naming the file.
 """
 
 from __future__ import annotations
@@ -114,6 +146,7 @@ TARGETS = (
     'multi_accdoa',
     'multi_accdoa_distance',
     'multi_accdoa_stereo',
+    'multi_accdoa_stereo_av',
     'single_accdoa',
     'sed_doa',
 )
@@ -166,6 +199,13 @@ class Shard:
   num_channels: int
   has_video: bool
   class_names: tuple[str, ...] | None
+
+  @property
+  def video_shape(self) -> tuple[int, ...] | None:
+    """(height, width, 3) of the stored video frames, or None."""
+    if not self.has_video:
+      return None
+    return tuple(self.info.features['video'].shape[1:])
 
   @property
   def samples_per_frame(self) -> int:
@@ -327,6 +367,10 @@ def make_target(
     )
   if target == 'multi_accdoa_stereo':
     return targets_lib.multi_accdoa_stereo(events, num_frames, num_classes)
+  if target == 'multi_accdoa_stereo_av':
+    return targets_lib.multi_accdoa_stereo(
+        events, num_frames, num_classes, onscreen=True
+    )
   if target == 'single_accdoa':
     return targets_lib.single_accdoa(events, num_frames, num_classes)
   if target == 'sed_doa':
@@ -335,19 +379,268 @@ def make_target(
   raise ValueError(f'Unknown target {target!r}; known: {TARGETS}.')
 
 
-def _decode_frames(encoded, start: int, stop: int, num_frames: int):
-  """JPEG frames [start, stop) -> uint8 [num_frames, H, W, 3] (zero padded)."""
+def video_frames(
+    encoded, start: int, num_frames: int, out: np.ndarray | None = None
+) -> np.ndarray:
+  """Stored (JPEG) frames [start, start + num_frames) as uint8 [T, H, W, 3].
+
+  Args:
+    encoded: the record's 'video' left encoded (the shard's data source).
+    start: first label frame.
+    num_frames: frames to produce; those after the end of the video are 0.
+    out: the uint8 [num_frames, H, W, 3] array to write, or None.
+
+  Returns:
+    `out` (a new array when None).
+  """
   import PIL.Image  # pylint: disable=g-import-not-at-top
 
-  frames = [
-      np.asarray(PIL.Image.open(io.BytesIO(encoded[k])).convert('RGB'))
-      for k in range(start, min(stop, len(encoded)))
-  ]
-  if not frames:
+  stop = min(start + num_frames, len(encoded))
+  for k in range(start, stop):
+    frame = np.asarray(PIL.Image.open(io.BytesIO(encoded[k])).convert('RGB'))
+    if out is None:
+      out = np.zeros((num_frames,) + frame.shape, np.uint8)
+    out[k - start] = frame
+  if out is None:
     raise ValueError('no video frames in the window')
-  out = np.zeros((num_frames,) + frames[0].shape, np.uint8)
-  out[: len(frames)] = np.stack(frames)
+  out[max(0, stop - start) :] = 0
   return out
+
+
+# The visual embedding store
+# -----------------------------------------------------------------------------
+
+VISUAL_MODES = ('', 'frames', 'embeddings')
+STORE_META = 'meta.json'
+STORE_FORMAT = 'seld_jax.visual_embeddings'
+STORE_VERSION = 1
+
+
+class VisualStoreError(ValueError):
+  """A visual embedding store that cannot serve the run."""
+
+
+def store_file(root, recording_id: str) -> str:
+  """The row file of a recording: `<root>/<recording id>.npy`."""
+  parts = recording_id.split('/')
+  if any(p in ('', '.', '..') for p in parts) or '\\' in recording_id:
+    raise VisualStoreError(
+        f'Recording id {recording_id!r} cannot name a file of the store.'
+    )
+  return os.path.join(os.fspath(root), *parts) + '.npy'
+
+
+def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
+  """Writes `path` through a temporary file in its folder, then renames."""
+  directory = os.path.dirname(path) or '.'
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(
+      dir=directory, prefix=f'.{os.path.basename(path)}.', suffix='.tmp'
+  )
+  try:
+    with os.fdopen(fd, 'wb') as f:
+      write(f)
+      f.flush()
+      os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)  # mkstemp's files are private (0600)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+
+
+def write_store_rows(root, recording_id: str, rows: np.ndarray) -> str:
+  """Writes one recording's rows (atomically); returns the file."""
+  path = store_file(root, recording_id)
+  _atomic_write(path, lambda f: np.save(f, np.ascontiguousarray(rows)))
+  return path
+
+
+def write_store_meta(root, meta: Mapping[str, Any]) -> None:
+  """Writes `<root>/meta.json` (atomically)."""
+  text = json.dumps(meta, indent=1, sort_keys=True) + '\n'
+  _atomic_write(
+      os.path.join(os.fspath(root), STORE_META),
+      lambda f: f.write(text.encode()),
+  )
+
+
+def read_store_meta(root) -> dict[str, Any]:
+  """`<root>/meta.json`, checked to be a store of this format."""
+  path = os.path.join(os.fspath(root), STORE_META)
+  try:
+    with open(path) as f:
+      meta = json.load(f)
+  except FileNotFoundError:
+    raise VisualStoreError(
+        f'{path} not found: no visual embedding store at {root}; write one '
+        'with `python -m seld_jax.extract_visual --config ... --out '
+        f'{root}`.'
+    ) from None
+  except (OSError, ValueError) as e:
+    raise VisualStoreError(f'{path}: unreadable ({e}).') from None
+  if (
+      not isinstance(meta, dict)
+      or meta.get('format') != STORE_FORMAT
+      or meta.get('version') != STORE_VERSION
+  ):
+    raise VisualStoreError(
+        f'{path} is not a {STORE_FORMAT} version {STORE_VERSION} store.'
+    )
+  return meta
+
+
+def plain_data(value: Any) -> Any:
+  """A config value as plain JSON data (ConfigDicts and tuples included)."""
+  if hasattr(value, 'to_dict'):
+    value = value.to_dict()
+  return json.loads(json.dumps(value, default=list))
+
+
+def visual_frontend_config(config) -> dict[str, Any] | None:
+  """`config.model_kwargs.visual_frontend` as plain data, or None."""
+  kwargs = _get(config, 'model_kwargs', None)
+  if kwargs is None:
+    return None
+  frontend = (
+      kwargs.get('visual_frontend', None)
+      if hasattr(kwargs, 'get')
+      else getattr(kwargs, 'visual_frontend', None)
+  )
+  return None if frontend is None else plain_data(frontend)
+
+
+class VisualStore:
+  """Reads a visual embedding store (see the module docstring).
+
+  Row files are memory-mapped on first use, per process and per grain
+  worker (the open maps are not pickled).
+  """
+
+  def __init__(self, root, meta: Mapping[str, Any]):
+    self.root = os.fspath(root)
+    self.meta = dict(meta)
+    self.shape = tuple(int(d) for d in meta['shape'])
+    self.dtype = np.dtype(meta['dtype'])
+    self._arrays = {}
+
+  @classmethod
+  def open(
+      cls,
+      root,
+      *,
+      dataset: str | None = None,
+      label_rate: float | None = None,
+      frontend: Mapping[str, Any] | None = None,
+  ) -> VisualStore:
+    """Opens a store, checked against the run's dataset and front end."""
+    if not root:
+      raise VisualStoreError(
+          "visual='embeddings' needs config.visual_embeddings, the folder "
+          'written by `python -m seld_jax.extract_visual`.'
+      )
+    meta = read_store_meta(root)
+    path = os.path.join(os.fspath(root), STORE_META)
+    problems = []
+    if dataset is not None and meta.get('dataset') != dataset:
+      problems.append(
+          f'it holds {meta.get("dataset")!r}, the run reads {dataset!r}'
+      )
+    if label_rate is not None and not math.isclose(
+        float(meta.get('label_rate', 0)), label_rate
+    ):
+      problems.append(
+          f'its label rate is {meta.get("label_rate")}, the dataset\'s '
+          f'{label_rate}'
+      )
+    if frontend is not None and plain_data(meta.get('frontend')) != plain_data(
+        frontend
+    ):
+      problems.append(
+          f'it was extracted with visual_frontend={meta.get("frontend")}, '
+          f'the config names {plain_data(frontend)}'
+      )
+    if problems:
+      raise VisualStoreError(
+          f'{path} does not match the run: ' + '; '.join(problems) + '.'
+      )
+    return cls(root, meta)
+
+  def __getstate__(self):
+    state = dict(self.__dict__)
+    state['_arrays'] = {}
+    return state
+
+  def num_frames(self, recording_id: str) -> int | None:
+    frames = self.meta.get('recordings', {}).get(recording_id)
+    return None if frames is None else int(frames)
+
+  def _open(self, recording_id: str, num_frames: int) -> np.ndarray:
+    path = store_file(self.root, recording_id)
+    try:
+      rows = np.load(path, mmap_mode='r', allow_pickle=False)
+    except FileNotFoundError:
+      raise VisualStoreError(
+          f'{path} not found: the store at {self.root} lacks recording '
+          f'{recording_id!r}; extract its split with seld_jax.extract_visual.'
+      ) from None
+    except (OSError, ValueError, EOFError) as e:
+      raise VisualStoreError(
+          f'{path}: unreadable embedding file ({e}); extract it again.'
+      ) from None
+    want = (num_frames,) + self.shape
+    if rows.shape != want or rows.dtype != self.dtype:
+      raise VisualStoreError(
+          f'{path}: {rows.dtype} {rows.shape}, but the store and the '
+          f'recording need {self.dtype} {want}.'
+      )
+    return rows
+
+  def rows(self, recording_id: str, num_frames: int) -> np.ndarray:
+    """The recording's rows [num_frames, ...] (memory-mapped, checked)."""
+    rows = self._arrays.get(recording_id)
+    if rows is None:
+      rows = self._arrays[recording_id] = self._open(recording_id, num_frames)
+    return rows
+
+  def check(self, recordings) -> None:
+    """Every recording is in meta.json and on disk with its frame count."""
+    path = os.path.join(self.root, STORE_META)
+    for r in recordings:
+      frames = self.num_frames(r.id)
+      if frames is None:
+        raise VisualStoreError(
+            f'{path} has no recording {r.id!r}: extract its split with '
+            '`python -m seld_jax.extract_visual`.'
+        )
+      if frames != r.num_frames:
+        raise VisualStoreError(
+            f'{path}: recording {r.id!r} has {frames} rows, the dataset '
+            f'{r.num_frames} label frames.'
+        )
+      self.rows(r.id, r.num_frames)
+
+  def fill(
+      self, recording_id: str, num_frames: int, start: int, out: np.ndarray
+  ) -> None:
+    """Writes rows [start, start + len(out)) into `out` (zero after)."""
+    rows = self.rows(recording_id, num_frames)
+    piece = rows[start : start + len(out)]
+    out[: len(piece)] = piece
+    out[len(piece) :] = 0
+
+
+def open_visual_store(config, shard: Shard) -> VisualStore:
+  """The run's store, checked for every recording of `shard`."""
+  store = VisualStore.open(
+      _get(config, 'visual_embeddings', ''),
+      dataset=config.dataset,
+      label_rate=shard.label_rate,
+      frontend=visual_frontend_config(config),
+  )
+  store.check(shard.recordings)
+  return store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -364,8 +657,9 @@ class _WindowMaker:
   num_channels: int
   target: str
   num_classes: int
-  use_video: bool
-  video_shape: tuple[int, ...] | None
+  visual: str = ''
+  visual_shape: tuple[int, ...] | None = None
+  store: VisualStore | None = None
 
   def empty_batch(self, size: int) -> dict[str, Any]:
     t = self.window_frames
@@ -383,8 +677,10 @@ class _WindowMaker:
         'record_index': np.full((size,), -1, np.int32),
         'start_frame': np.zeros((size,), np.int32),
     }
-    if self.use_video:
-      batch['video'] = np.zeros((size, t) + self.video_shape, np.uint8)
+    if self.visual == 'frames':
+      batch['visual'] = np.zeros((size, t) + self.visual_shape, np.uint8)
+    elif self.visual == 'embeddings':
+      batch['visual'] = np.zeros((size, t) + self.visual_shape, np.float32)
     return batch
 
   def fill(
@@ -417,8 +713,15 @@ class _WindowMaker:
     batch['mask'][b, : max(0, min(t, int(ex['num_frames']) - start))] = 1.0
     batch['record_index'][b] = global_index
     batch['start_frame'][b] = start
-    if self.use_video:
-      batch['video'][b] = _decode_frames(ex['video'], start, start + t, t)
+    if self.visual == 'frames':
+      video_frames(ex['video'], start, t, out=batch['visual'][b])
+    elif self.visual == 'embeddings':
+      self.store.fill(
+          records.as_text(ex['id']),
+          int(ex['num_frames']),
+          start,
+          batch['visual'][b],
+      )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -444,12 +747,20 @@ def _window_maker(config, shard: Shard, cache_size: int) -> _WindowMaker:
   target = _get(config, 'target', 'multi_accdoa')
   if target not in TARGETS:
     raise ValueError(f'Unknown target {target!r}; known: {TARGETS}.')
-  use_video = bool(_get(config, 'use_video', False))
-  video_shape = None
-  if use_video:
+  visual = _get(config, 'visual', '')
+  store, visual_shape = None, None
+  if visual == 'frames':
     if not shard.has_video:
-      raise ValueError('use_video=True but the dataset has no video.')
-    video_shape = tuple(shard.info.features['video'].shape[1:])
+      raise ValueError(
+          f"visual='frames' but {config.dataset} has no video (use a video "
+          "config of the dataset, e.g. 'starss23/foa_video')."
+      )
+    visual_shape = shard.video_shape
+  elif visual == 'embeddings':
+    store = open_visual_store(config, shard)
+    visual_shape = store.shape
+  elif visual:
+    raise ValueError(f'visual must be one of {VISUAL_MODES}, got {visual!r}.')
   return _WindowMaker(
       read=_RecordReader(shard.source, cache_size),
       window_frames=_frames(
@@ -459,8 +770,9 @@ def _window_maker(config, shard: Shard, cache_size: int) -> _WindowMaker:
       num_channels=shard.num_channels,
       target=target,
       num_classes=int(_get(config, 'num_classes', 13)),
-      use_video=use_video,
-      video_shape=video_shape,
+      visual=visual,
+      visual_shape=visual_shape,
+      store=store,
   )
 
 
@@ -850,8 +1162,7 @@ def compute_normalization_stats(
   params = dict(feature_params or {})
   if shard is None:
     shard = open_shard(config.dataset, train_split, _get(config, 'data_dir'))
-  make = _window_maker(config, shard, cache_size=1)
-  t = make.window_frames
+  t = _frames(_get(config, 'window_seconds', 5.0), shard.label_rate, 'window')
   n = t * shard.samples_per_frame
   rows = []
   for r in shard.recordings:

@@ -325,7 +325,7 @@ def per_frame_loss(target: str, output, target_values, **options) -> jax.Array:
   """
   if target in ('multi_accdoa', 'multi_accdoa_distance'):
     return jnp.mean(adpit_per_element(output, target_values), axis=2)
-  if target == 'multi_accdoa_stereo':
+  if target in ('multi_accdoa_stereo', 'multi_accdoa_stereo_av'):
     return jnp.mean(adpit_stereo_per_element(output, target_values), axis=2)
   if target == 'sed_doa':
     return sed_doa_per_frame(output, target_values, **options)
@@ -339,5 +339,6 @@ def per_frame_loss(target: str, output, target_values, **options) -> jax.Array:
     )
   raise ValueError(
       f'No per-frame loss for target {target!r}; known: multi_accdoa, '
-      'multi_accdoa_distance, multi_accdoa_stereo, single_accdoa, sed_doa.'
+      'multi_accdoa_distance, multi_accdoa_stereo(_av), single_accdoa, '
+      'sed_doa.'
   )

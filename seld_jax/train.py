@@ -26,6 +26,13 @@ Re-running the same command resumes from the latest checkpoint (the data
 iterator included, so the resumed run sees the batches an uninterrupted run
 would). SIGTERM saves a checkpoint before exiting; a non-finite loss stops
 the run with an error naming the step, without saving the broken state.
+
+Audio-visual runs (`config.visual`, see `input_pipeline`) batch the video
+frames or the rows of an embedding store with the audio; config.json then
+also records what inference needs to make the same visual input from an
+mp4: `visual_frame_shape` (the dataset's decoded frame size) and, for
+'embeddings', `visual_store` (the store's meta.json without its recording
+list: front end, weights file and hash, row shape and dtype).
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from seld_jax import augment
 from seld_jax import checkpointing
 from seld_jax import datasets
 from seld_jax import evaluate as evaluate_lib
+from seld_jax import extract_visual
 from seld_jax import input_pipeline
 from seld_jax import plot
 from seld_jax import sharding as sharding_lib
@@ -60,6 +68,8 @@ from seld_jax import train_step
 CONFIG_FILE = 'config.json'
 STATS_FILE = 'norm_stats.npz'
 CHECKPOINT_DIR = 'checkpoints'
+# meta.json entries of an embedding store that config.json leaves out.
+_STORE_LISTS = ('recordings', 'num_recordings', 'seconds', 'bytes')
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -82,6 +92,70 @@ def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
   tmp = path.with_name(f'.{CONFIG_FILE}.tmp')
   tmp.write_text(config.to_json_best_effort(indent=2, sort_keys=True) + '\n')
   os.replace(tmp, path)
+
+
+def visual_facts(config, shard: input_pipeline.Shard) -> dict[str, Any]:
+  """What config.json records of the run's visual input (see above).
+
+  Args:
+    config: the run config.
+    shard: a shard of a split of the run's dataset.
+
+  Returns:
+    {} for an audio-only run; else `visual_frame_shape` and, for
+    'embeddings', `visual_store`.
+
+  Raises:
+    ValueError: in 'frames' mode for a dataset without video or another
+      frame size than `model_kwargs.visual_size`; in 'embeddings' mode when
+      the store changed since the run recorded it (another front end,
+      weights, row shape or dtype).
+  """
+  visual = config.get('visual', '') or ''
+  if not visual:
+    return {}
+  if visual == 'frames':
+    if not shard.has_video:
+      raise ValueError(
+          f"visual='frames' but {config.dataset} has no video (use a video "
+          "config of the dataset, e.g. 'starss23/foa_video')."
+      )
+    kwargs = config.get('model_kwargs', None) or {}
+    size = kwargs.get('visual_size', None)
+    if size is not None and tuple(size) != tuple(shard.video_shape[:2]):
+      raise ValueError(
+          f'model_kwargs.visual_size={tuple(size)} but {config.dataset} '
+          f'holds {shard.video_shape[0]}x{shard.video_shape[1]} frames '
+          '(height, width); set it to those or leave it unset.'
+      )
+    return {'visual_frame_shape': list(shard.video_shape)}
+  if visual != 'embeddings':
+    raise ValueError(
+        f'visual must be one of {input_pipeline.VISUAL_MODES}, got {visual!r}.'
+    )
+  store = input_pipeline.VisualStore.open(
+      config.get('visual_embeddings', ''),
+      dataset=config.dataset,
+      label_rate=shard.label_rate,
+      frontend=input_pipeline.visual_frontend_config(config),
+  )
+  meta = {k: v for k, v in store.meta.items() if k not in _STORE_LISTS}
+  known = config.get('visual_store', None)
+  if known:
+    known = input_pipeline.plain_data(known)
+    changed = [
+        k
+        for k in extract_visual.HEADER_KEYS
+        if k not in ('format', 'version')
+        if input_pipeline.plain_data(meta.get(k)) != known.get(k)
+    ]
+    if changed:
+      raise ValueError(
+          f'The embedding store {store.root} changed since the run was '
+          f'trained ({", ".join(changed)} differ from config.json): the '
+          'model was trained on other embeddings.'
+      )
+  return {'visual_frame_shape': list(meta['frame_shape']), 'visual_store': meta}
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
@@ -269,10 +343,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         f'{config.dataset} holds {train_shard.sample_rate} Hz audio; the '
         f'config says sample_rate={config.sample_rate}.'
     )
-  # The run's config as inference needs it: with the audio channel count.
-  save_config(
-      with_overrides(config, num_channels=train_shard.num_channels), workdir
+  # The run's config as inference needs it: with the audio channel count
+  # and the visual input's facts.
+  config = with_overrides(
+      config,
+      num_channels=train_shard.num_channels,
+      **visual_facts(config, train_shard),
   )
+  save_config(config, workdir)
   run = build(config, workdir, mesh, shard=train_shard)
   model_def, state = run.model_def, run.state
   jtrain, jeval = run.train_step, run.eval_step
@@ -425,6 +503,10 @@ def evaluate_checkpoint(
     raise FileNotFoundError(
         f'{workdir}/{STATS_FILE} not found: evaluate a trained run directory.'
     )
+  shard = input_pipeline.open_shard(
+      config.dataset, split, config.get('data_dir')
+  )
+  config = with_overrides(config, **visual_facts(config, shard))
   run = build(config, workdir, mesh)
   state, jeval = run.state, run.eval_step
   ckpt = checkpointing.Checkpointer(
@@ -443,7 +525,7 @@ def evaluate_checkpoint(
   logging.info('Evaluating step %d on %s[%s].', step, config.dataset, split)
   split_config = with_overrides(config, eval_split=split)
   eval_data = input_pipeline.create_eval_dataset(
-      split_config, sharding_lib.data_sharding(mesh)
+      split_config, sharding_lib.data_sharding(mesh), shard=shard
   )
   recordings = evaluate_lib.load_recordings(config, split)
   outputs, _ = evaluate_lib.predict(

@@ -20,6 +20,13 @@ an `nnx.Module` split once into a graph definition and pytrees (parameters;
 the rest: BatchNorm statistics and RNG state); the step is a plain function of
 those pytrees, jitted with explicit shardings and the state donated, as the
 flax gemma example does (no `nnx.jit` in the hot loop).
+
+Audio-visual models take a second input: a batch with a 'visual' entry
+(video frames or pre-extracted embeddings, `input_pipeline`, aligned with
+the target's label frames) calls `model(features, visual)`, one without it
+`model(features)`. Which applies is fixed by the batch structure, so it is
+decided when the step is traced, and the audio augmentation moves the
+frames together with the audio and the labels (`augment`'s AVCS).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import numpy as np
 import optax
 
 from seld_jax import features as features_lib
+from seld_jax import input_pipeline
 from seld_jax import losses
 from seld_jax import models
 from seld_jax import sharding as sharding_lib
@@ -179,6 +187,40 @@ class ModelDef:
   num_params: int
 
 
+def model_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """`config.model_kwargs`, completed for the run's visual input.
+
+  For an audio-visual model with a front end (`visual_frontend`):
+  'frames' fills a missing `visual_size` from the dataset's frame size
+  (`config.visual_frame_shape`, recorded by `train`); 'embeddings' builds
+  the model without the front end (the store's rows are its output) and
+  with `visual_dim` the store's row size (`config.visual_store`, else the
+  store's meta.json).
+
+  Args:
+    config: the run config.
+
+  Returns:
+    The model's keyword arguments.
+  """
+  kwargs = dict(config.get('model_kwargs', {}) or {})
+  visual = config.get('visual', '') or ''
+  if not kwargs.get('visual_frontend'):
+    return kwargs
+  if visual == 'frames':
+    shape = config.get('visual_frame_shape', None)
+    if kwargs.get('visual_size') is None and shape:
+      kwargs['visual_size'] = tuple(int(s) for s in shape[:2])
+  elif visual == 'embeddings':
+    meta = config.get('visual_store', None)
+    if not meta:
+      meta = input_pipeline.read_store_meta(config.get('visual_embeddings', ''))
+    kwargs['visual_frontend'] = None
+    kwargs['visual_size'] = None
+    kwargs['visual_dim'] = int(np.prod(meta['shape']))
+  return kwargs
+
+
 def create_model(
     config: ml_collections.ConfigDict, input_shape: tuple[int, int, int]
 ) -> nnx.Module:
@@ -192,7 +234,7 @@ def create_model(
       output=config.target,
       dtype=dtype,
       rngs=nnx.Rngs(params=config.seed, dropout=config.seed + 1),
-      **dict(config.get('model_kwargs', {}) or {}),
+      **model_kwargs(config),
   )
 
 
@@ -253,6 +295,11 @@ def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
   return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
+def apply_model(model, feats: jax.Array, visual: jax.Array | None):
+  """`model(feats)`, or `model(feats, visual)` for an audio-visual batch."""
+  return model(feats) if visual is None else model(feats, visual)
+
+
 def make_train_step(
     model_def: ModelDef,
     tx: optax.GradientTransformation,
@@ -271,8 +318,10 @@ def make_train_step(
     tx: the optimizer.
     feature_fn: raw audio [B, C, N] -> normalised features [B, C', T, F].
     target: the output representation, selecting the loss.
-    audio_augment: optional (key, audio, target) -> (audio, target),
-      label-consistent augmentation of the waveforms, inside the step.
+    audio_augment: optional (key, audio, target, visual) -> (audio, target,
+      visual), label-consistent augmentation of the waveforms (and of the
+      video frames with them; visual is None for an audio-only batch),
+      inside the step.
     feature_augment: optional (key, features, target) -> (features, target),
       augmentation of the normalised features.
     augment_seed: seed of the augmentation RNG stream (its own stream,
@@ -282,24 +331,25 @@ def make_train_step(
   Returns:
     The step function. `batch` holds 'audio' [B, C, N], 'target' and 'mask'
     ([B] per window or [B, T] per label frame; 1 for real data, 0 for
-    padding).
+    padding), and 'visual' [B, T, ...] for audio-visual models.
   """
 
   loss_options = dict(loss_options or {})
 
   def step(state: TrainState, batch: dict[str, jax.Array]):
     audio, tgt = batch['audio'], batch['target']
+    visual = batch.get('visual')
     key = jax.random.fold_in(jax.random.key(augment_seed), state.step)
     audio_key, feature_key = jax.random.split(key)
     if audio_augment is not None:
-      audio, tgt = audio_augment(audio_key, audio, tgt)
+      audio, tgt, visual = audio_augment(audio_key, audio, tgt, visual)
     feats = feature_fn(audio)
     if feature_augment is not None:
       feats, tgt = feature_augment(feature_key, feats, tgt)
 
     def loss_fn(params):
       model = nnx.merge(model_def.train_graph, params, state.rest, copy=True)
-      out = model(feats)
+      out = apply_model(model, feats, visual)
       per_frame = losses.per_frame_loss(target, out, tgt, **loss_options)
       loss = _masked_mean(per_frame, batch['mask'])
       _, _, new_rest = nnx.split(model, nnx.Param, ...)
@@ -346,7 +396,7 @@ def make_eval_step(
   def step(state: TrainState, batch: dict[str, jax.Array]):
     feats = feature_fn(batch['audio'])
     model = nnx.merge(model_def.eval_graph, state.params, state.rest)
-    out = model(feats)
+    out = apply_model(model, feats, batch.get('visual'))
     per_frame = losses.per_frame_loss(
         target, out, batch['target'], **loss_options
     )

@@ -417,7 +417,8 @@ def test_built_hooks_compose_and_draw_per_key():
   outs = []
   for seed in (0, 1, 0):
     key = jax.random.key(seed)
-    a, t = jaudio(key, audio, tgt)
+    a, t, v = jaudio(key, audio, tgt)
+    assert v is None  # no video: nothing to move
     f, t2 = jfeat(key, _foa_features(a), t)
     assert f.shape == (16, 7, 25, 64)
     assert t2 is t or np.array_equal(t2, t)

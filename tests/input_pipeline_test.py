@@ -6,6 +6,7 @@ back through `tfds.data_source` and grain. Windows are 0.5 s (5 label
 frames) so that recordings hold several.
 """
 
+import io
 import os
 import pathlib
 import subprocess
@@ -348,26 +349,260 @@ def test_stitch_averages_overlaps():
   np.testing.assert_allclose(out[5][:, 0], [1, 1, 2, 2, 0])
 
 
-def test_eval_batches_with_video(tmp_path):
-  _prepare(tmp_path, 'foa_video')
-  config = _config(str(tmp_path), dataset='starss23/foa_video', use_video=True)
-  data = input_pipeline.create_eval_dataset(config)
-  batch = next(iter(data))
-  assert batch['video'].shape == (4, 5, 180, 360, 3)
-  assert batch['video'].dtype == np.uint8
-  src = {
-      i: ex
-      for i, ex in enumerate(
+@pytest.fixture(scope='module')
+def video_data_dir(tmp_path_factory):
+  path = tmp_path_factory.mktemp('tfds_video')
+  _prepare(path, 'foa_video')
+  return str(path)
+
+
+def _video_config(data_dir, **overrides):
+  return _config(
+      data_dir,
+      **({'dataset': 'starss23/foa_video', 'visual': 'frames'} | overrides),
+  )
+
+
+def _expected_frames(example, start, t=5):
+  """Frames [start, start + t) of a whole record, zero after its end."""
+  frames = np.zeros((t, 180, 360, 3), np.uint8)
+  piece = np.asarray(example['video'][start : start + t])
+  frames[: len(piece)] = piece
+  return frames
+
+
+def test_train_batches_with_video_frames(video_data_dir):
+  ds = input_pipeline.create_train_dataset(_video_config(video_data_dir))
+  src = dict(
+      enumerate(
           tfds.data_source(
-              'starss23/foa_video', split='test', data_dir=str(tmp_path)
+              'starss23/foa_video', split='train', data_dir=video_data_dir
           )
       )
-  }
+  )
+  batch = next(iter(ds))
+  assert batch['visual'].shape == (4, 5, 180, 360, 3)
+  assert batch['visual'].dtype == np.uint8
+  assert 'video' not in batch
   for b in range(4):
     ex = src[int(batch['record_index'][b])]
     s = int(batch['start_frame'][b])
-    frames = ex['video'][s : s + 5]
-    np.testing.assert_array_equal(batch['video'][b, : len(frames)], frames)
+    np.testing.assert_array_equal(batch['visual'][b], _expected_frames(ex, s))
+    audio, _ = _expected_window(ex, s, 5, 'multi_accdoa')
+    np.testing.assert_array_equal(batch['audio'][b], audio)
+  assert batch['visual'].std() > 10  # real pictures, not zeros
+
+
+def test_eval_batches_with_video_frames_stitch_back(video_data_dir):
+  config = _video_config(video_data_dir)
+  data = input_pipeline.create_eval_dataset(config)
+  batches = list(data)
+  cat = jax.tree.map(lambda *x: np.concatenate(x), *batches)
+  assert cat['visual'].shape[1:] == (5, 180, 360, 3)
+  pad = cat['record_index'] < 0
+  assert pad.any() and not np.any(cat['visual'][pad])
+  # Frames are aligned with the label frames: stitched back (overlaps
+  # averaged) they are each recording's video, and the target is unchanged
+  # by the visual input.
+  flat = cat['visual'].reshape(cat['visual'].shape[:2] + (-1,))
+  whole = input_pipeline.stitch(
+      flat.astype(np.float32),
+      cat['record_index'],
+      cat['start_frame'],
+      cat['mask'],
+      data.num_frames(),
+  )
+  audio_only = jax.tree.map(
+      lambda *x: np.concatenate(x),
+      *input_pipeline.create_eval_dataset(
+          _config(video_data_dir, dataset='starss23/foa_video')
+      ),
+  )
+  np.testing.assert_array_equal(cat['target'], audio_only['target'])
+  np.testing.assert_array_equal(cat['audio'], audio_only['audio'])
+  src = tfds.data_source(
+      'starss23/foa_video', split='test', data_dir=video_data_dir
+  )
+  assert set(whole) == set(range(len(src))) == {0, 1}
+  for k in whole:
+    video = np.asarray(src[k]['video'])
+    n = int(src[k]['num_frames'])
+    want = np.zeros((n, 180 * 360 * 3), np.float32)
+    want[: len(video)] = video[:n].reshape(min(n, len(video)), -1)
+    np.testing.assert_array_equal(whole[k], want)
+
+
+def test_visual_mode_errors(data_dir, video_data_dir):
+  with pytest.raises(ValueError, match="visual='frames' but starss23/foa has"):
+    input_pipeline.create_train_dataset(_config(data_dir, visual='frames'))
+  with pytest.raises(ValueError, match='visual must be one of'):
+    input_pipeline.create_train_dataset(
+        _video_config(video_data_dir, visual='video')
+    )
+  with pytest.raises(input_pipeline.VisualStoreError, match='needs config'):
+    input_pipeline.create_train_dataset(_config(data_dir, visual='embeddings'))
+
+
+def test_video_frames_pads_after_the_video():
+  import PIL.Image  # pylint: disable=g-import-not-at-top
+
+  frames = np.random.default_rng(0).integers(0, 255, (3, 8, 16, 3), np.uint8)
+  encoded = []
+  for f in frames:
+    buf = io.BytesIO()
+    PIL.Image.fromarray(f).save(buf, format='PNG')  # lossless
+    encoded.append(buf.getvalue())
+  out = input_pipeline.video_frames(encoded, 1, 4)
+  assert out.shape == (4, 8, 16, 3)
+  np.testing.assert_array_equal(out[:2], frames[1:])
+  assert not out[2:].any()
+  buf = np.full((2, 8, 16, 3), 7, np.uint8)
+  input_pipeline.video_frames(encoded, 2, 2, out=buf)
+  np.testing.assert_array_equal(buf[0], frames[2])
+  assert not buf[1].any()
+
+
+# The visual embedding store
+# -----------------------------------------------------------------------------
+
+
+def _rows(recording_id, num_frames, shape=(3, 2)):
+  """Distinct, recognisable float16 rows of one recording."""
+  seed = sum(map(ord, recording_id))
+  base = np.arange(num_frames * np.prod(shape)).reshape((num_frames,) + shape)
+  return (base / 7.0 + seed % 97).astype(np.float16)
+
+
+def _write_store(root, data_dir, splits=('train', 'test'), **meta):
+  recordings = {}
+  for split in splits:
+    for ex in _source(data_dir, split):
+      rid, n = records.as_text(ex['id']), int(ex['num_frames'])
+      input_pipeline.write_store_rows(root, rid, _rows(rid, n))
+      recordings[rid] = n
+  meta = {
+      'format': input_pipeline.STORE_FORMAT,
+      'version': input_pipeline.STORE_VERSION,
+      'dataset': 'starss23/foa',
+      'label_rate': 10.0,
+      'frame_shape': [180, 360, 3],
+      'frontend': {'name': 'test', 'pooling': 'mean'},
+      'weights': None,
+      'shape': [3, 2],
+      'dtype': 'float16',
+      'recordings': recordings,
+  } | meta
+  input_pipeline.write_store_meta(root, meta)
+  return recordings
+
+
+def _store_config(data_dir, root, **overrides):
+  config = _config(
+      data_dir, visual='embeddings', visual_embeddings=str(root), **overrides
+  )
+  config.model_kwargs = {'visual_frontend': {'name': 'test', 'pooling': 'mean'}}
+  return config
+
+
+def test_store_file_layout_and_ids(tmp_path):
+  assert input_pipeline.store_file(tmp_path, 'dev-test-sony/mix1') == str(
+      tmp_path / 'dev-test-sony' / 'mix1.npy'
+  )
+  for bad in ('../x', 'a//b', '/abs', 'a/./b', ''):
+    with pytest.raises(input_pipeline.VisualStoreError, match='cannot name'):
+      input_pipeline.store_file(tmp_path, bad)
+
+
+def test_embeddings_in_train_and_eval_batches(data_dir, tmp_path):
+  root = tmp_path / 'store'
+  _write_store(root, data_dir)
+  # No temporary files are left next to the written ones.
+  assert not [p for p in root.rglob('*') if p.name.startswith('.')]
+  config = _store_config(data_dir, root)
+  train_src = _by_global_index(data_dir, 'train')
+  batch = next(iter(input_pipeline.create_train_dataset(config)))
+  assert batch['visual'].shape == (4, 5, 3, 2)
+  assert batch['visual'].dtype == np.float32
+  for b in range(4):
+    ex = train_src[int(batch['record_index'][b])]
+    rid, n = records.as_text(ex['id']), int(ex['num_frames'])
+    s = int(batch['start_frame'][b])
+    want = np.zeros((5, 3, 2), np.float32)
+    piece = _rows(rid, n)[s : s + 5]
+    want[: len(piece)] = piece
+    np.testing.assert_array_equal(batch['visual'][b], want)
+
+  data = input_pipeline.create_eval_dataset(config)
+  cat = jax.tree.map(lambda *x: np.concatenate(x), *list(data))
+  assert not np.any(cat['visual'][cat['record_index'] < 0])
+  whole = input_pipeline.stitch(
+      cat['visual'].reshape(len(cat['visual']), 5, 6),
+      cat['record_index'],
+      cat['start_frame'],
+      cat['mask'],
+      data.num_frames(),
+  )
+  # The windows' rows stitch back to the store's rows of each recording;
+  # windows running past the end are zero there (and masked).
+  src = _by_global_index(data_dir, 'test')
+  for k, ex in src.items():
+    rid, n = records.as_text(ex['id']), int(ex['num_frames'])
+    np.testing.assert_array_equal(
+        whole[k], _rows(rid, n).reshape(n, 6).astype(np.float32)
+    )
+  last = cat['start_frame'] + 5 > np.array(
+      [src[int(r)]['num_frames'] if r >= 0 else 0 for r in cat['record_index']]
+  )
+  tail = cat['visual'][last & (cat['record_index'] >= 0)]
+  assert tail.size and not tail[:, -1].any()
+
+
+def _expect_store_error(config, match):
+  with pytest.raises(input_pipeline.VisualStoreError, match=match):
+    input_pipeline.create_train_dataset(config)
+
+
+def test_store_errors_name_the_file(data_dir, tmp_path):
+  root = tmp_path / 'store'
+  meta_path = str(root / 'meta.json')
+  _expect_store_error(_store_config(data_dir, root), f'{meta_path} not found')
+  recordings = _write_store(root, data_dir, splits=('test',))
+  # Only the test split extracted: the training split is missing.
+  _expect_store_error(_store_config(data_dir, root), 'has no recording')
+  # Mismatches with the run: dataset, front end, label rate.
+  recordings = _write_store(root, data_dir)
+  config = _store_config(data_dir, root)
+  config.model_kwargs.visual_frontend.name = 'resnet50'
+  _expect_store_error(config, 'extracted with visual_frontend')
+  _write_store(root, data_dir, dataset='starss23/mic')
+  _expect_store_error(_store_config(data_dir, root), "holds 'starss23/mic'")
+  _write_store(root, data_dir, label_rate=50.0)
+  _expect_store_error(_store_config(data_dir, root), 'label rate is 50.0')
+  _write_store(root, data_dir, format='something else')
+  _expect_store_error(_store_config(data_dir, root), 'is not a seld_jax')
+  (root / 'meta.json').write_text('{"format": ')
+  _expect_store_error(_store_config(data_dir, root), 'unreadable')
+  # A wrong frame count in meta.json.
+  rid = next(iter(recordings))
+  _write_store(
+      root, data_dir, recordings=recordings | {rid: recordings[rid] + 1}
+  )
+  _expect_store_error(_store_config(data_dir, root), 'rows, the dataset')
+  # Row files: missing, of the wrong length, truncated.
+  _write_store(root, data_dir)
+  path = input_pipeline.store_file(root, rid)
+  os.unlink(path)
+  _expect_store_error(_store_config(data_dir, root), f'{path} not found')
+  input_pipeline.write_store_rows(root, rid, _rows(rid, recordings[rid] - 1))
+  _expect_store_error(_store_config(data_dir, root), f'{path}: float16')
+  input_pipeline.write_store_rows(
+      root, rid, _rows(rid, recordings[rid]).astype(np.float32)
+  )
+  _expect_store_error(_store_config(data_dir, root), 'need float16')
+  input_pipeline.write_store_rows(root, rid, _rows(rid, recordings[rid]))
+  data = pathlib.Path(path).read_bytes()
+  pathlib.Path(path).write_bytes(data[: len(data) - 10])
+  _expect_store_error(_store_config(data_dir, root), f'{path}: unreadable')
 
 
 # Normalisation statistics
@@ -495,3 +730,43 @@ def test_sharded_batches_on_8_cpu_devices(data_dir):
   )
   assert result.returncode == 0, result.stderr[-4000:]
   assert result.stdout.strip().startswith('OK')
+
+
+def test_stereo_av_target_keeps_the_onscreen_element():
+  from seld_jax import evaluate  # pylint: disable=g-import-not-at-top
+  from seld_jax import events as events_lib  # pylint: disable=g-import-not-at-top
+
+  table = events_lib.EventTable.from_columns(
+      np.array([0, 1, 1]),
+      np.array([2, 2, 5]),
+      np.array([30.0, -45.0, 60.0]),
+      source=np.array([0, 0, 1]),
+      distance=np.array([1.5, 2.0, 3.0]),
+      onscreen=np.array([1, 0, 1]),
+  )
+  tgt = input_pipeline.make_target(table, 3, 'multi_accdoa_stereo_av', 13)
+  assert tgt.shape == (3, 6, 5, 13)
+  # Frame 0, class 2, single event: slot 0 holds act, cos, sin, dist, on.
+  np.testing.assert_allclose(
+      tgt[0, 0, :, 2],
+      [1.0, np.cos(np.pi / 6), np.sin(np.pi / 6), 1.5, 1.0],
+      rtol=1e-6,
+  )
+  assert tgt[1, 0, 4, 2] == 0.0 and tgt[1, 0, 4, 5] == 1.0
+  # The decoder reads the on-screen element back (the official int() of the
+  # probability: 1 only for exactly 1.0).
+  out = np.zeros((3, 3, 4, 13), np.float32)
+  out[1, 0, :, 5] = [np.cos(np.pi / 3), np.sin(np.pi / 3), 3.0, 1.0]
+  config = ml_collections.ConfigDict(
+      dict(
+          target='multi_accdoa_stereo_av',
+          num_classes=13,
+          threshold=0.5,
+          unify_degrees=15.0,
+          label_rate=10.0,
+      )
+  )
+  events = evaluate.decode_output(out.reshape(3, -1), config)
+  assert list(events.frame) == [1] and list(events.class_index) == [5]
+  assert list(events.onscreen) == [1]
+  np.testing.assert_allclose(events.azimuth, [60.0], atol=1e-4)

@@ -255,6 +255,15 @@ def test_stereo_adpit_matches_reference(onscreen):
   np.testing.assert_allclose(
       float(got), _reference_stereo(out, target), rtol=1e-5
   )
+  # The engine's per-frame loss of the configured target averages to it.
+  name = 'multi_accdoa_stereo_av' if onscreen else 'multi_accdoa_stereo'
+  per_frame = losses.per_frame_loss(
+      name, jnp.asarray(out.reshape(2, 6, -1), jnp.float32), target
+  )
+  assert per_frame.shape == (2, 6)
+  np.testing.assert_allclose(
+      float(jnp.mean(per_frame)), _reference_stereo(out, target), rtol=1e-5
+  )
 
 
 def test_single_accdoa_and_sed_doa_losses():

@@ -5,12 +5,16 @@ import os
 import pathlib
 import subprocess
 import sys
+import textwrap
 
+from flax import nnx
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from configs import test as test_config
+from seld_jax import models
 from seld_jax import sharding
 from seld_jax import train_step
 
@@ -156,3 +160,218 @@ def test_sed_doa_outputs_are_flattened():
   assert flat.shape == (2, 3, 16)
   np.testing.assert_allclose(flat[..., :4], 0.5)
   np.testing.assert_allclose(flat[..., 4:], 1.0)
+
+
+# Audio-visual batches
+# -----------------------------------------------------------------------------
+
+
+class _AVDouble(nnx.Module):
+  """A test double of an audio-visual model: it records its inputs.
+
+  Output: w_a * tanh(mean audio feature / 100) + w_v * mean visual value
+  (0..1) per label frame, broadcast over the multi-ACCDOA outputs; it refuses a visual input
+  that is not one row per label frame.
+  """
+
+  calls = []
+
+  def __init__(
+      self, in_channels, num_freq_bins, num_classes, *, output, dtype=None, rngs
+  ):
+    del in_channels, num_freq_bins, output, dtype, rngs
+    self.num_outputs = 9 * num_classes
+    self.w = nnx.Param(jnp.array([0.5, 0.5]))
+
+  def __call__(self, feats, visual):
+    b, _, t, _ = feats.shape
+    frames = t // 5
+    _AVDouble.calls.append((feats.shape, visual.shape, visual.dtype))
+    assert visual.shape[:2] == (b, frames), (visual.shape, feats.shape)
+    a = feats.reshape(b, feats.shape[1], frames, 5, -1).mean(axis=(1, 3, 4))
+    v = visual.astype(jnp.float32).reshape(b, frames, -1).mean(axis=-1) / 255
+    y = self.w[0] * jnp.tanh(a / 100) + self.w[1] * v
+    return jnp.broadcast_to(y[..., None], (b, frames, self.num_outputs))
+
+
+@pytest.fixture
+def av_double(monkeypatch):
+  monkeypatch.setitem(models.MODELS, 'av_double', _AVDouble)
+  _AVDouble.calls.clear()
+  config = test_config.get_config()
+  config.model = 'av_double'
+  config.model_kwargs = {}
+  config.visual = 'frames'
+  return config
+
+
+def _av_batch(rng, b=8):
+  batch = _batch(rng, b)
+  batch['visual'] = rng.integers(0, 255, (b, 10, 8, 16, 3), dtype=np.uint8)
+  return batch
+
+
+def test_visual_batches_call_the_model_with_visual(av_double):
+  mesh = sharding.make_mesh()
+  run = train_step.setup(av_double, mesh)
+  rng = np.random.default_rng(4)
+  batch = _av_batch(rng)
+  state = run.state
+  for _ in range(3):
+    state, metrics = run.train_step(state, sharding.to_global(batch, mesh))
+  assert np.isfinite(float(metrics['loss']))
+  assert run.train_step._cache_size() == 1  # pylint: disable=protected-access
+  # Traced once for the gradient step: features [8, 7, 50, 64], frames.
+  assert _AVDouble.calls[0][1:] == ((8, 10, 8, 16, 3), jnp.uint8)
+  out = run.eval_step(state, sharding.to_global(batch, mesh))
+  assert out['output'].shape == (8, 10, 117)
+  # The output follows the visual input: brighter frames, larger output.
+  brighter = dict(batch, visual=np.full_like(batch['visual'], 255))
+  darker = dict(batch, visual=np.zeros_like(batch['visual']))
+  hi = run.eval_step(state, sharding.to_global(brighter, mesh))['output']
+  lo = run.eval_step(state, sharding.to_global(darker, mesh))['output']
+  assert float(np.min(np.asarray(hi) - np.asarray(lo))) > 0.1
+
+
+def test_audio_augment_gets_and_returns_the_visual(av_double):
+  seen = []
+
+  def augment(key, audio, target, visual=None):
+    del key
+    seen.append(visual.shape)
+    return audio, target, jnp.zeros_like(visual)  # black frames
+
+  spec = train_step.feature_spec(av_double, None)
+  model_def, state, tx = train_step.create_train_state(
+      av_double, spec.shape(24000)
+  )
+  with_aug = jax.jit(
+      train_step.make_train_step(
+          model_def, tx, spec, 'multi_accdoa', audio_augment=augment
+      )
+  )
+  plain = jax.jit(
+      train_step.make_train_step(model_def, tx, spec, 'multi_accdoa')
+  )
+  rng = np.random.default_rng(5)
+  batch = _av_batch(rng)
+  black = dict(batch, visual=np.zeros_like(batch['visual']))
+  _, m_aug = with_aug(state, batch)
+  _, m_black = plain(state, black)
+  _, m_plain = plain(state, batch)
+  assert seen == [(8, 10, 8, 16, 3)]
+  # The step used the augmented (black) frames, not the batch's.
+  np.testing.assert_allclose(float(m_aug['loss']), float(m_black['loss']))
+  assert abs(float(m_aug['loss']) - float(m_plain['loss'])) > 1e-4
+
+
+def _real_av_config(visual):
+  config = test_config.get_config()
+  config.model = 'av_seld_crnn'
+  config.visual = visual
+  config.model_kwargs.update(
+      num_decoder_layers=1,
+      decoder_heads=2,
+      decoder_ffn_dim=16,
+      decoder_dropout=0.0,
+  )
+  config.model_kwargs.visual_frontend = {
+      'name': 'small_cnn',
+      'pooling': 'avg',
+      'channels': (4, 8),
+  }
+  return config
+
+
+def test_model_kwargs_follow_the_visual_mode(tmp_path):
+  config = _real_av_config('frames')
+  assert 'visual_size' not in train_step.model_kwargs(config)
+  config.visual_frame_shape = [8, 16, 3]  # recorded by train from the data
+  assert train_step.model_kwargs(config)['visual_size'] == (8, 16)
+  config.model_kwargs.visual_size = (4, 4)  # the config's own wins
+  assert train_step.model_kwargs(config)['visual_size'] == (4, 4)
+  config = _real_av_config('embeddings')
+  config.visual_embeddings = str(tmp_path)
+  with pytest.raises(ValueError, match='meta.json not found'):
+    train_step.model_kwargs(config)
+  (tmp_path / 'meta.json').write_text(
+      '{"format": "seld_jax.visual_embeddings", "version": 1, '
+      '"shape": [7, 7], "dtype": "float16"}'
+  )
+  kwargs = train_step.model_kwargs(config)
+  assert kwargs['visual_frontend'] is None and kwargs['visual_dim'] == 49
+  config.visual_store = {'shape': [5], 'dtype': 'float16'}  # config.json's
+  assert train_step.model_kwargs(config)['visual_dim'] == 5
+  config.visual = ''
+  assert train_step.model_kwargs(config)['visual_frontend']['name'] == (
+      'small_cnn'
+  )
+
+
+_AV_SHARDED_SCRIPT = textwrap.dedent("""
+    import json
+    from flax import nnx
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from configs import test as test_config
+    from seld_jax import models, sharding, train_step
+
+    class Double(nnx.Module):
+      def __init__(self, cin, bins, classes, *, output, dtype=None, rngs):
+        self.w = nnx.Param(jnp.array([0.5, 0.5]))
+        self.n = 9 * classes
+
+      def __call__(self, feats, visual):
+        b, t = feats.shape[0], feats.shape[2] // 5
+        a = feats.reshape(b, feats.shape[1], t, 5, -1).mean(axis=(1, 3, 4))
+        v = visual.astype(jnp.float32).reshape(b, t, -1).mean(-1) / 255
+        y = self.w[0] * jnp.tanh(a / 100) + self.w[1] * v
+        return jnp.broadcast_to(y[..., None], (b, t, self.n))
+
+    models.MODELS['double'] = Double
+    config = test_config.get_config()
+    config.model, config.model_kwargs, config.visual = 'double', {}, 'frames'
+    rng = np.random.default_rng(0)
+    batch = {
+        'audio': rng.normal(size=(8, 4, 24000)).astype(np.float32) * 0.1,
+        'target': np.zeros((8, 10, 6, 4, 13), np.float32),
+        'mask': np.ones(8, np.float32),
+        'visual': rng.integers(0, 255, (8, 10, 8, 16, 3), dtype=np.uint8),
+    }
+    out = {}
+    for n in (8, 1):
+      mesh = sharding.make_mesh(devices=jax.devices()[:n])
+      run = train_step.setup(config, mesh)
+      glob = sharding.to_global(batch, mesh)
+      shards = [s.data.shape for s in glob['visual'].addressable_shards]
+      losses = []
+      state = run.state
+      for _ in range(3):
+        state, m = run.train_step(state, glob)
+        losses.append(float(m['loss']))
+      out[n] = {'losses': losses, 'shards': shards}
+    print(json.dumps(out))
+""")
+
+
+def test_visual_batches_shard_over_8_devices():
+  env = dict(os.environ)
+  env['XLA_FLAGS'] = '--xla_force_host_platform_device_count=8'
+  env['JAX_PLATFORMS'] = 'cpu'
+  env['PYTHONPATH'] = str(REPO)
+  res = subprocess.run(
+      [sys.executable, '-c', _AV_SHARDED_SCRIPT],
+      env=env,
+      capture_output=True,
+      text=True,
+      timeout=600,
+      check=False,
+  )
+  assert res.returncode == 0, res.stderr[-3000:]
+  out = json.loads(res.stdout.strip().splitlines()[-1])
+  # The 5-D frames split over the data axis: one window per device.
+  assert out['8']['shards'] == [[1, 10, 8, 16, 3]] * 8
+  assert out['1']['shards'] == [[8, 10, 8, 16, 3]]
+  np.testing.assert_allclose(out['8']['losses'], out['1']['losses'], rtol=1e-5)
+  assert out['8']['losses'][-1] < out['8']['losses'][0]
