@@ -53,7 +53,7 @@ are per device), `--devices` (how many to use), `--bf16` (config.bf16),
 `--notorch`. The load average (other jobs share the machine) is recorded for
 the whole run and per configuration. Prints one JSON object.
 
-  python -m benchmarks.train_step [--models=crnn,conformer \
+  python -m benchmarks.train_step [--models=crnn,conformer,av_crnn \
       --batch_sizes=8,32,128 --repeats=10 --check_scaling]
 """
 
@@ -73,7 +73,9 @@ from absl import flags
 import numpy as np
 
 _MODELS = flags.DEFINE_list(
-    'models', ['crnn', 'conformer'], 'Models to time (crnn, conformer).'
+    'models',
+    ['crnn', 'conformer', 'av_crnn'],
+    'Models to time (crnn, conformer, av_crnn).',
 )
 _BATCH_SIZES = flags.DEFINE_list(
     'batch_sizes', ['8', '32', '128'], 'Global (or per-device) batch sizes.'
@@ -126,6 +128,9 @@ _WORKER = flags.DEFINE_string(
 MODEL_CONFIGS = {
     'crnn': 'configs.default',
     'conformer': 'configs.conformer_synthetic',
+    # The DCASE2024 AV baseline with its small-CNN front end on raw frames
+    # (64x128, one per label frame), the visual encoder inside the step.
+    'av_crnn': 'configs.av_baseline_synthetic',
 }
 RESULT_PREFIX = 'BENCHMARK_RESULT '
 NUM_CLASSES = 13
@@ -158,15 +163,22 @@ def _noise(rng, shape, scale: float = 0.1) -> np.ndarray:
   return x
 
 
-def _random_target(rng, batch: int, frames: int) -> np.ndarray:
-  """A multi-ACCDOA ADPIT target [B, T, 6, 4, C] with some active events."""
-  target = np.zeros((batch, frames, 6, 4, NUM_CLASSES), np.float32)
+def _random_target(
+    rng, batch: int, frames: int, target: str = 'multi_accdoa'
+) -> np.ndarray:
+  """An ADPIT target [B, T, 6, 4 (5 with distance), C], some events active."""
+  if target not in ('multi_accdoa', 'multi_accdoa_distance'):
+    raise ValueError(f'No random target for {target!r}.')
+  elements = 5 if target == 'multi_accdoa_distance' else 4
+  out = np.zeros((batch, frames, 6, elements, NUM_CLASSES), np.float32)
   active = rng.random((batch, frames, NUM_CLASSES)) < 0.1
   xyz = rng.normal(size=(batch, frames, 3, NUM_CLASSES))
   xyz /= np.linalg.norm(xyz, axis=2, keepdims=True)
-  target[:, :, 0, 0] = active
-  target[:, :, 0, 1:] = xyz * active[:, :, None]
-  return target
+  out[:, :, 0, 0] = active
+  out[:, :, 0, 1:4] = xyz * active[:, :, None]
+  if elements == 5:
+    out[:, :, 0, 4] = rng.uniform(0.5, 5.0, active.shape) * active
+  return out
 
 
 def _timed_steps(step, repeats: int):
@@ -247,9 +259,14 @@ def _jax_worker(spec: dict) -> dict:
   frames = int(round(config.window_seconds * config.label_rate))
   batch = {
       'audio': _noise(rng, (local, 4, num_samples)),
-      'target': _random_target(rng, local, frames),
+      'target': _random_target(rng, local, frames, config.target),
       'mask': np.ones((local, frames), np.float32),
   }
+  if config.get('visual', '') == 'frames':
+    height, width = config.model_kwargs.visual_size
+    batch['visual'] = rng.integers(
+        0, 256, (local, frames, height, width, 3), dtype=np.uint8
+    )
   batch = sharding.to_global(batch, mesh)
 
   start = time.perf_counter()

@@ -57,15 +57,20 @@ def get_config():
   config.bf16 = False
   config.model_parallelism = 1
 
-  # Optimisation.
-  config.batch_size = 32  # global
+  # Optimisation. The official recipe is Adam(1e-3), batch 128 for 100s of
+  # epochs; on a 2-core CPU in ~15 minutes, small batches at a higher peak
+  # rate with warmup and cosine decay learn more per window and per second
+  # (synthetic data, README: after ~25k windows F20 0.26 / LE 84 deg for
+  # batch 8 at 2e-3 cosine vs 0.18 / 94 deg for batch 32 at a constant
+  # 1e-3).
+  config.batch_size = 8  # global
   config.optimizer = 'adam'
-  config.learning_rate = 1e-3
+  config.learning_rate = 2e-3
   config.weight_decay = 0.0
-  config.schedule = 'constant'
-  config.warmup_steps = 0
+  config.schedule = 'cosine'
+  config.warmup_steps = 200
   config.grad_clip_norm = 0.0
-  config.num_train_steps = 2000
+  config.num_train_steps = 4000
   config.seed = 0
   config.augment = ml_collections.ConfigDict()
   config.loss_options = ml_collections.ConfigDict()  # e.g. sed_doa weights
@@ -83,9 +88,9 @@ def get_config():
   config.metric = 'dcase2023'
   config.threshold = 0.5
   config.unify_degrees = 15.0
-  config.log_every_steps = 50
-  config.eval_every_steps = 500
-  config.checkpoint_every_steps = 500
+  config.log_every_steps = 200
+  config.eval_every_steps = 1000
+  config.checkpoint_every_steps = 1000
   config.keep_checkpoints = 2
   config.best_metric = 'SELD'
   config.best_mode = 'min'

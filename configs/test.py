@@ -28,6 +28,11 @@ def get_config():
   config.model_kwargs.num_heads = 2
   config.model_kwargs.fnn_size = 16
   config.num_train_steps = 10
+  # A constant rate: the default's 200 warmup steps would leave 10 steps
+  # nearly untrained.
+  config.learning_rate = 1e-3
+  config.schedule = 'constant'
+  config.warmup_steps = 0
   config.log_every_steps = 5
   config.eval_every_steps = 10
   config.checkpoint_every_steps = 5

@@ -297,6 +297,19 @@ def test_output_ranges_and_audio_only_path():
   assert not np.allclose(y, audio_only)
 
 
+def test_blind_control_has_the_same_parameters_and_ignores_the_video():
+  model = _tiny_model()
+  blind = _tiny_model(blind=True)
+  assert _num_params(blind) == _num_params(model)
+  blind.eval()
+  x = jax.random.normal(jax.random.key(0), (2, 2, 51, 16))
+  v = jax.random.normal(jax.random.key(1), (2, 10, 7, 7))
+  y = _forward(blind, x, v)
+  np.testing.assert_array_equal(y, _forward(blind, x, v * 5.0 + 1.0))
+  # Still the fused network (a constant memory), not the decoder-less path.
+  assert not np.allclose(y, _forward(blind, x, None))
+
+
 def test_bad_visual_inputs_are_clear_errors():
   model = _tiny_model()
   x = jnp.zeros((1, 2, 51, 16))
@@ -396,4 +409,4 @@ def test_configs_build_the_2024_model_on_synthetic_frames(arg):
       out.shape == (1, 50, crnn.output_size(config.target, 13)) == (1, 50, 156)
   )
   # resnet50: the official 49 values per frame (7x7 channel mean).
-  assert model.visual_dim == (49 if arg == 'resnet50' else 64)
+  assert model.visual_dim == (49 if arg == 'resnet50' else 4 * 8 * 32)

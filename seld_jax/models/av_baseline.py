@@ -258,6 +258,7 @@ class AVSeldCRNN(crnn.SeldCRNN):
       decoder_heads: int = 8,
       decoder_ffn_dim: int = 2048,
       decoder_dropout: float = 0.1,
+      blind: bool = False,
       dtype=None,
       rngs: nnx.Rngs,
       **crnn_kwargs,
@@ -278,6 +279,10 @@ class AVSeldCRNN(crnn.SeldCRNN):
       decoder_heads: attention heads of the decoder.
       decoder_ffn_dim: feed-forward width of the decoder.
       decoder_dropout: dropout of the decoder.
+      blind: the audio-only control of the same size and cost: the visual
+        input is read and embedded as usual but zeroed before the fusion,
+        so the decoder attends to a constant memory (for measuring what
+        the video adds at equal parameters and budget).
       dtype: computation dtype.
       rngs: initialisation and dropout.
       **crnn_kwargs: the audio CRNN's options (`crnn.SeldCRNN`).
@@ -298,6 +303,7 @@ class AVSeldCRNN(crnn.SeldCRNN):
     d = (list(self.fnn) + [self.head])[0].in_features  # rnn_size
     self.visual_frontend = frontend
     self.visual_dim = resolved_dim
+    self.blind = bool(blind)
     self.visual_embed = layers.linear(
         self.visual_dim, d, rngs=rngs, dtype=dtype
     )
@@ -318,6 +324,8 @@ class AVSeldCRNN(crnn.SeldCRNN):
     v = visual_sequence(
         visual, self.visual_frontend, self.visual_dim, num_frames, self.dtype
     )
+    if self.blind:
+      v = jnp.zeros_like(v)
     return self.visual_embed(v)
 
   def __call__(

@@ -552,8 +552,9 @@ class SmallCNN(nnx.Module):
     """Normalised images [N, H, W, 3] -> [N, H/2^k, W/2^k, C] (floor)."""
     x = images if self.dtype is None else images.astype(self.dtype)
     for conv, bn in zip(self.convs, self.bns):
-      x = jax.nn.relu(bn(conv(x), use_running_average))
-      x = nnx.max_pool(x, (2, 2), strides=(2, 2))
+      # relu(max_pool(x)) == max_pool(relu(x)); the reshaped pool keeps the
+      # gradient out of XLA:CPU's slow select-and-scatter (`layers.pool2d`).
+      x = jax.nn.relu(layers.pool2d(bn(conv(x), use_running_average), (2, 2)))
     return x
 
 
