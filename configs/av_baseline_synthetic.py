@@ -63,7 +63,7 @@ def get_config(arg: str = 'small_cnn'):
             resize=(32, 64),
         )
     )
-    # 'small_cnn_blind': the audio-only control of the same size and cost
+    # 'small_cnn_blind': the audio-only control with the same parameters
     # (the visual input is zeroed before the fusion).
     config.model_kwargs.blind = arg == 'small_cnn_blind'
   else:

@@ -158,6 +158,21 @@ def visual_facts(config, shard: input_pipeline.Shard) -> dict[str, Any]:
   return {'visual_frame_shape': list(meta['frame_shape']), 'visual_store': meta}
 
 
+def _with_recorded_store(config, workdir: str):
+  """`config` with the `visual_store` a previous start recorded, if any."""
+  if (config.get('visual', '') or '') != 'embeddings':
+    return config
+  if config.get('visual_store', None):
+    return config
+  path = pathlib.Path(workdir) / CONFIG_FILE
+  if not path.exists():
+    return config
+  recorded = json.loads(path.read_text()).get('visual_store', None)
+  if not recorded:
+    return config
+  return with_overrides(config, visual_store=recorded)
+
+
 def load_config(workdir: str) -> ml_collections.ConfigDict:
   path = pathlib.Path(workdir) / CONFIG_FILE
   if not path.exists():
@@ -343,6 +358,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         f'{config.dataset} holds {train_shard.sample_rate} Hz audio; the '
         f'config says sample_rate={config.sample_rate}.'
     )
+  # A resumed run checks its embedding store against the one it started
+  # with (config.json), not only against what the flags say.
+  config = _with_recorded_store(config, workdir)
   # The run's config as inference needs it: with the audio channel count
   # and the visual input's facts.
   config = with_overrides(

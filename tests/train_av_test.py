@@ -190,6 +190,10 @@ def test_embeddings_train_evaluate_infer(data_dir, user_files, tmp_path):
   )
   with pytest.raises(ValueError, match='changed since the run was trained'):
     train.evaluate_checkpoint(train.load_config(str(workdir)), str(workdir))
+  # Nor does resuming training with the original flags use it: the check
+  # reads the store the run recorded in config.json.
+  with pytest.raises(ValueError, match='changed since the run was trained'):
+    train.train_and_evaluate(config, workdir)
 
 
 def test_visual_facts(data_dir, tmp_path):

@@ -279,10 +279,11 @@ class AVSeldCRNN(crnn.SeldCRNN):
       decoder_heads: attention heads of the decoder.
       decoder_ffn_dim: feed-forward width of the decoder.
       decoder_dropout: dropout of the decoder.
-      blind: the audio-only control of the same size and cost: the visual
-        input is read and embedded as usual but zeroed before the fusion,
-        so the decoder attends to a constant memory (for measuring what
-        the video adds at equal parameters and budget).
+      blind: the audio-only control with the same parameters: the visual
+        input is zeroed before the fusion, so the decoder attends to a
+        constant memory (for measuring what the video adds at equal size
+        and number of steps; under jit the unused front end is dropped, so
+        the control runs faster).
       dtype: computation dtype.
       rngs: initialisation and dropout.
       **crnn_kwargs: the audio CRNN's options (`crnn.SeldCRNN`).
