@@ -151,6 +151,9 @@ def _abstract(**kwargs):
 
 
 def test_frontend_features_match_pytorch(tmp_path):
+  # Seeded before construction: the conv weights come from torch's global
+  # generator, whose state otherwise depends on the tests run before.
+  torch.manual_seed(0)
   tmodel = _randomised(_InceptionI3d(num_classes=7, m=0.125))
   path = tmp_path / 'rgb_small.pt'
   torch.save(tmodel.state_dict(), path)
@@ -169,7 +172,8 @@ def test_frontend_features_match_pytorch(tmp_path):
   with torch.no_grad():
     ref = tmodel.features(torch.from_numpy(clip)).numpy()
   ref = ref.transpose(0, 2, 3, 4, 1)  # [1, T' = 2, 2, 2, 128]
-  assert ref.shape == (1, 2, 2, 2, 128) and np.std(ref) > 0.1
+  # Non-degenerate features (not all ReLU-zero), so the parity means something.
+  assert ref.shape == (1, 2, 2, 2, 128) and np.std(ref) > 0.05
   graphdef, state = nnx.split(front)
   out = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x))(state, frames)
   out = np.asarray(out).reshape(1, 10, 2, 2, 128)

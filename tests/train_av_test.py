@@ -74,6 +74,7 @@ def _config(data_dir, visual, **overrides):
       decoder_ffn_dim=8,
   )
   config.model_kwargs.visual_frontend.channels = (4, 8)
+  config.model_kwargs.visual_frontend.pooling = 'avg'  # 8 values per frame
   config.num_train_steps = 2
   config.log_every_steps = 2
   config.eval_every_steps = 2

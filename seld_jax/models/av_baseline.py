@@ -27,8 +27,9 @@
          on-screen, 156).
 
 The model is `crnn.SeldCRNN` plus the fusion layers, so the audio path keeps
-its parameter names (the official audio `state_dict` loads with
-`seld_jax.convert.torch_crnn.load_into(..., strict=False)`). Parameter counts
+its parameter names: `seld_jax.convert.torch_crnn.load_into` loads the
+official 2024/2025 audio-visual `state_dict`s whole, and an audio-only one
+into the audio path with `strict=False`. Parameter counts
 are those of the references: 2024 FOA 2,067,228 and 2025 stereo 2,064,348
 (the audio CRNN plus 1,325,056 for the fusion, SPEC §3.4). The reference
 module also registers the template `transformer_decoder_layer` that
