@@ -5,7 +5,6 @@ A tiny synthetic_seld 'foa_video' dataset (3 train + 2 test scenes of 3 s,
 embeds its frames.
 """
 
-import dataclasses
 import json
 import os
 import pathlib
@@ -20,7 +19,6 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from data_builders.synthetic_seld import synthetic_seld_dataset_builder
 from seld_jax import extract_visual
 from seld_jax import input_pipeline
 from seld_jax import records
@@ -33,27 +31,8 @@ FRONTEND = {'name': 'small_cnn', 'pooling': 'avg', 'channels': (4, 8)}
 
 
 @pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  builder_cls = synthetic_seld_dataset_builder.Builder
-  config = dataclasses.replace(
-      builder_cls.builder_configs['foa_video'],
-      name='foa_video_tiny',
-      description='3 train and 2 test scenes of 3 s with video.',
-      num_train=3,
-      num_test=2,
-      duration=3.0,
-      train_rooms=3,
-      test_rooms=1,
-  )
-  path = tmp_path_factory.mktemp('tfds')
-  with mock.patch.object(builder_cls, 'NUM_WORKERS', 1):
-    tfds.builder(
-        'synthetic_seld',
-        config=config,
-        data_dir=path,
-        file_format='array_record',
-    ).download_and_prepare()
-  return str(path)
+def data_dir(foa_video_tiny_dir):
+  return foa_video_tiny_dir  # conftest: built once for the session
 
 
 def _config(data_dir, **overrides):

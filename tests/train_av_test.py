@@ -8,9 +8,7 @@ written by `seld_jax.extract_visual`). Inference reads an mp4 next to the
 wav, as a user's files would be.
 """
 
-import dataclasses
 import json
-from unittest import mock
 
 import jax
 import numpy as np
@@ -19,7 +17,6 @@ import soundfile
 import tensorflow_datasets as tfds
 
 from configs import av_baseline_synthetic
-from data_builders.synthetic_seld import synthetic_seld_dataset_builder
 from seld_jax import extract_visual
 from seld_jax import infer
 from seld_jax import input_pipeline
@@ -32,27 +29,8 @@ DATASET = 'synthetic_seld/foa_video_tiny'
 
 
 @pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  builder_cls = synthetic_seld_dataset_builder.Builder
-  config = dataclasses.replace(
-      builder_cls.builder_configs['foa_video'],
-      name='foa_video_tiny',
-      description='3 train and 2 test scenes of 3 s with video.',
-      num_train=3,
-      num_test=2,
-      duration=3.0,
-      train_rooms=3,
-      test_rooms=1,
-  )
-  path = tmp_path_factory.mktemp('tfds')
-  with mock.patch.object(builder_cls, 'NUM_WORKERS', 1):
-    tfds.builder(
-        'synthetic_seld',
-        config=config,
-        data_dir=path,
-        file_format='array_record',
-    ).download_and_prepare()
-  return str(path)
+def data_dir(foa_video_tiny_dir):
+  return foa_video_tiny_dir  # conftest: built once for the session
 
 
 def _config(data_dir, visual, **overrides):

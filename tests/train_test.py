@@ -111,14 +111,19 @@ def test_run_directory_layout(trained):
   assert set(metrics) >= {'ER', 'F', 'LE', 'LR', 'SELD', 'classwise'}
   preds = sorted((ref / 'eval' / 'test' / 'pred').glob('*.csv'))
   # Named like the reference CSVs, so `seld_jax.score` pairs them.
-  assert [p.stem for p in preds] == ['fold4_room23_mix001', 'fold4_room2_mix001']
+  assert [p.stem for p in preds] == [
+      'fold4_room23_mix001',
+      'fold4_room2_mix001',
+  ]
   assert len(list((ref / 'eval' / 'test' / 'plots').glob('*.png'))) == 2
   # The written CSVs, scored by `seld_jax.score` against the dataset's own
   # metadata folder, give the numbers of metrics.json.
   from seld_jax import score  # pylint: disable=g-import-not-at-top
 
   rescored = score.score_folders(
-      DUMMY / 'metadata_dev', ref / 'eval' / 'test' / 'pred', 'dcase2023',
+      DUMMY / 'metadata_dev',
+      ref / 'eval' / 'test' / 'pred',
+      'dcase2023',
       missing='skip',
   )
   assert rescored['files'] == 2

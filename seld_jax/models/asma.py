@@ -294,16 +294,9 @@ class ASMASeld(nnx.Module):
 
   def embed(self, x: jax.Array) -> jax.Array:
     """Features [B, C, T, F] -> the MHSA output [B, T', rnn_size]."""
-    if x.ndim != 4 or x.shape[1] != self.in_channels:
-      raise ValueError(
-          f'Expected features [B, {self.in_channels}, T, F], got {x.shape}.'
-      )
-    if x.shape[3] != self.num_freq_bins:
-      raise ValueError(
-          f'Expected {self.num_freq_bins} frequency bins, got {x.shape[3]}.'
-      )
-    if self.dtype is not None:
-      x = x.astype(self.dtype)
+    x = layers.check_features(
+        x, self.in_channels, self.num_freq_bins, self.dtype
+    )
     if self.use_phase:
       ild = jnp.transpose(interchannel_level_difference(x), (0, 2, 3, 1))
       ild = jax.nn.relu(self.phase_bn(self.phase_encoder(ild)))

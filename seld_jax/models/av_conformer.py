@@ -376,16 +376,9 @@ class AVConformer(nnx.Module):
 
   def embed_audio(self, x: jax.Array) -> jax.Array:
     """Features [B, C, T, F] -> normalised audio embedding [B, T', d]."""
-    if x.ndim != 4 or x.shape[1] != self.in_channels:
-      raise ValueError(
-          f'Expected features [B, {self.in_channels}, T, F], got {x.shape}.'
-      )
-    if x.shape[3] != self.num_freq_bins:
-      raise ValueError(
-          f'Expected {self.num_freq_bins} frequency bins, got {x.shape[3]}.'
-      )
-    if self.dtype is not None:
-      x = x.astype(self.dtype)
+    x = layers.check_features(
+        x, self.in_channels, self.num_freq_bins, self.dtype
+    )
     return self.audio_norm(self.audio_encoder(x))
 
   def embed_visual(self, visual: jax.Array, num_frames: int) -> jax.Array:

@@ -149,16 +149,9 @@ class SeldCRNN(nnx.Module):
 
   def embed(self, x: jax.Array) -> jax.Array:
     """Features [B, Cin, T, F] -> the attention output [B, T', rnn_size]."""
-    if x.ndim != 4 or x.shape[1] != self.in_channels:
-      raise ValueError(
-          f'Expected features [B, {self.in_channels}, T, F], got {x.shape}.'
-      )
-    if x.shape[3] != self.num_freq_bins:
-      raise ValueError(
-          f'Expected {self.num_freq_bins} frequency bins, got {x.shape[3]}.'
-      )
-    if self.dtype is not None:
-      x = x.astype(self.dtype)
+    x = layers.check_features(
+        x, self.in_channels, self.num_freq_bins, self.dtype
+    )
     x = jnp.transpose(x, (0, 2, 3, 1))  # NCHW -> NHWC [B, T, F, C]
     for block in self.conv_blocks:
       x = block(x)

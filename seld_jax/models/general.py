@@ -197,16 +197,9 @@ class GeneralSELD(nnx.Module):
 
   def __call__(self, x: jax.Array):
     """Features [B, C, T, F] -> {'sed', 'doa'} or multi-ACCDOA [B, T', D]."""
-    if x.ndim != 4 or x.shape[1] != self.in_channels:
-      raise ValueError(
-          f'Expected features [B, {self.in_channels}, T, F], got {x.shape}.'
-      )
-    if x.shape[3] != self.num_freq_bins:
-      raise ValueError(
-          f'Expected {self.num_freq_bins} frequency bins, got {x.shape[3]}.'
-      )
-    if self.dtype is not None:
-      x = x.astype(self.dtype)
+    x = layers.check_features(
+        x, self.in_channels, self.num_freq_bins, self.dtype
+    )
     sed_emb = self.sed_module.embed(x, 'sed_module' in self.frozen)
     doa_emb = self.doa_module.embed(x, 'doa_module' in self.frozen)
     if self.output == 'sed_doa':

@@ -140,6 +140,21 @@ class BiGRU(nnx.Module):
     return x
 
 
+def check_features(
+    x: jax.Array, in_channels: int, num_freq_bins: int, dtype=None
+) -> jax.Array:
+  """Validates model input features [B, C, T, F]; casts them to `dtype`."""
+  if x.ndim != 4 or x.shape[1] != in_channels:
+    raise ValueError(
+        f'Expected features [B, {in_channels}, T, F], got {x.shape}.'
+    )
+  if x.shape[3] != num_freq_bins:
+    raise ValueError(
+        f'Expected {num_freq_bins} frequency bins, got {x.shape[3]}.'
+    )
+  return x if dtype is None else x.astype(dtype)
+
+
 def pool2d(x: jax.Array, pool, kind: str = 'max') -> jax.Array:
   """Non-overlapping 2-D pooling of NHWC `x`, floor mode (torch's default).
 

@@ -168,18 +168,11 @@ class Cnn14(nnx.Module):
     Returns:
       The frequency-averaged output of the last conv block.
     """
-    if x.ndim != 4 or x.shape[1] != self.in_channels:
-      raise ValueError(
-          f'Expected features [B, {self.in_channels}, T, F], got {x.shape}.'
-      )
-    if x.shape[3] != self.num_freq_bins:
-      raise ValueError(
-          f'Expected {self.num_freq_bins} frequency bins, got {x.shape[3]}.'
-      )
+    x = layers.check_features(
+        x, self.in_channels, self.num_freq_bins, self.dtype
+    )
     ura = True if frozen else None
     det = True if frozen else None
-    if self.dtype is not None:
-      x = x.astype(self.dtype)
     if self.bn0 is not None:
       x = self.bn0(x, ura)  # feature axis -1: each mel bin
     x = jnp.transpose(x, (0, 2, 3, 1))  # NCHW -> NHWC [B, T, F, C]

@@ -102,16 +102,9 @@ class SELDnet(nnx.Module):
 
   def __call__(self, x: jax.Array) -> dict[str, jax.Array]:
     """Features [B, Cin, T, F] -> {'sed': [B, T', K], 'doa': [B, T', 3K]}."""
-    if x.ndim != 4 or x.shape[1] != self.in_channels:
-      raise ValueError(
-          f'Expected features [B, {self.in_channels}, T, F], got {x.shape}.'
-      )
-    if x.shape[3] != self.num_freq_bins:
-      raise ValueError(
-          f'Expected {self.num_freq_bins} frequency bins, got {x.shape[3]}.'
-      )
-    if self.dtype is not None:
-      x = x.astype(self.dtype)
+    x = layers.check_features(
+        x, self.in_channels, self.num_freq_bins, self.dtype
+    )
     x = jnp.transpose(x, (0, 2, 3, 1))  # NCHW -> NHWC [B, T, F, C]
     for block in self.conv_blocks:
       x = block(x)
