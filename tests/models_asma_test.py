@@ -10,8 +10,8 @@ and for output parity.
 from flax import nnx
 import jax
 import jax.numpy as jnp
+import model_steps
 import numpy as np
-import optax
 import pytest
 import torch
 from torch import nn
@@ -353,26 +353,7 @@ def test_adam_steps_reduce_the_loss():
   target = np.zeros((2, 10, 6, 5, 13), np.float32)  # act, x, y, dist, onscreen
   target[:, :, 0, :, 1] = (1.0, 0.0, -1.0, 2.0, 1.0)
   target = jnp.asarray(target)
-  graph, params, rest = nnx.split(model, nnx.Param, ...)
-  tx = optax.adam(3e-3)
-  opt = tx.init(params)
-
-  @jax.jit
-  def step(params, rest, opt):
-    def loss(p):
-      m = nnx.merge(graph, p, rest, copy=True)
-      value = losses.adpit_stereo(m(x, v), target)
-      _, _, new_rest = nnx.split(m, nnx.Param, ...)
-      return value, new_rest
-
-    (value, rest), grads = jax.value_and_grad(loss, has_aux=True)(params)
-    updates, opt = tx.update(grads, opt, params)
-    return optax.apply_updates(params, updates), rest, opt, value
-
-  values = []
-  for _ in range(8):
-    params, rest, opt, value = step(params, rest, opt)
-    values.append(float(value))
+  values = model_steps.adam_losses(model, (x, v), target, losses.adpit_stereo)
   assert np.all(np.isfinite(values))
   assert np.all(np.diff(values) < 0)
   assert values[-1] < 0.85 * values[0]

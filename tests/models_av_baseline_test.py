@@ -10,8 +10,8 @@ mapped here) and compares the outputs.
 from flax import nnx
 import jax
 import jax.numpy as jnp
+import model_steps
 import numpy as np
-import optax
 import pytest
 import torch
 from torch import nn
@@ -349,30 +349,6 @@ def test_raw_frames_through_a_visual_frontend():
   assert out.shape == (2, 10, 156)
 
 
-def _adam_losses(model, x, v, target, loss_fn, steps=8):
-  graph, params, rest = nnx.split(model, nnx.Param, ...)
-  tx = optax.adam(3e-3)
-  opt = tx.init(params)
-
-  @jax.jit
-  def step(params, rest, opt):
-    def loss(p):
-      m = nnx.merge(graph, p, rest, copy=True)
-      value = loss_fn(m(x, v), target)
-      _, _, new_rest = nnx.split(m, nnx.Param, ...)
-      return value, new_rest
-
-    (value, rest), grads = jax.value_and_grad(loss, has_aux=True)(params)
-    updates, opt = tx.update(grads, opt, params)
-    return optax.apply_updates(params, updates), rest, opt, value
-
-  out = []
-  for _ in range(steps):
-    params, rest, opt, value = step(params, rest, opt)
-    out.append(float(value))
-  return out
-
-
 def test_adam_steps_reduce_the_stereo_av_loss():
   model = _tiny_model(
       dropout=0.0,
@@ -386,7 +362,9 @@ def test_adam_steps_reduce_the_stereo_av_loss():
   v = jnp.asarray(rng.normal(size=(2, 10, 7, 7)), jnp.float32)
   target = np.zeros((2, 10, 6, 5, 13), np.float32)  # act, x, y, dist, onscreen
   target[:, :, 0, :, 3] = (1.0, 0.6, 0.8, 1.5, 1.0)
-  losses_ = _adam_losses(model, x, v, jnp.asarray(target), losses.adpit_stereo)
+  losses_ = model_steps.adam_losses(
+      model, (x, v), jnp.asarray(target), losses.adpit_stereo
+  )
   assert np.all(np.isfinite(losses_))
   assert np.all(np.diff(losses_) < 0)
   assert losses_[-1] < 0.85 * losses_[0]
