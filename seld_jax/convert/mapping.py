@@ -140,3 +140,22 @@ def check_concrete(model: nnx.Module, source: str):
   ]
   if empty:
     raise ValueError(f'{source}: no checkpoint value for {empty}.')
+
+
+def load_model(
+    make: Callable[[], nnx.Module],
+    load_into: Callable[..., list[str]],
+    path: str | os.PathLike,
+    *,
+    strict: bool = True,
+) -> nnx.Module:
+  """`make()` built abstractly, filled by `load_into` from `path`, eval mode.
+
+  No random initialisation runs; `check_concrete` verifies that the file
+  filled every variable.
+  """
+  model = nnx.eval_shape(make)
+  load_into(model, path, strict=strict)
+  check_concrete(model, os.fspath(path))
+  model.eval()
+  return model

@@ -104,8 +104,9 @@ def load_model(
   The network is built abstractly and filled from the file, so no random
   initialisation runs.
   """
-  model = nnx.eval_shape(lambda: visual.I3D(rngs=nnx.Rngs(0), **model_kwargs))
-  load_into(model, path, strict=strict)
-  mapping.check_concrete(model, os.fspath(path))
-  model.eval()
-  return model
+  return mapping.load_model(
+      lambda: visual.I3D(rngs=nnx.Rngs(0), **model_kwargs),
+      load_into,
+      path,
+      strict=strict,
+  )

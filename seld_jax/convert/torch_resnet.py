@@ -111,10 +111,9 @@ def load_model(
   The network is built abstractly and filled from the file, so no random
   initialisation runs.
   """
-  model = nnx.eval_shape(
-      lambda: visual.ResNet50(rngs=nnx.Rngs(0), **model_kwargs)
+  return mapping.load_model(
+      lambda: visual.ResNet50(rngs=nnx.Rngs(0), **model_kwargs),
+      load_into,
+      path,
+      strict=strict,
   )
-  load_into(model, path, strict=strict)
-  mapping.check_concrete(model, os.fspath(path))
-  model.eval()
-  return model
