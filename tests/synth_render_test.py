@@ -28,6 +28,7 @@ from seld_jax import formats
 from seld_jax.synth import __main__ as cli
 from seld_jax.synth import files
 from seld_jax.synth import render
+from seld_jax.synth import scenes
 from seld_jax.synth import sources
 
 DEFAULT = render.SynthConfig()
@@ -63,10 +64,10 @@ def test_default_polyphony_and_same_class_overlaps(default_scenes):
   assert same_class > 0
 
 
-def test_default_scenes_cover_all_classes_and_ranges(default_scenes):
+def test_default_scenes_stay_in_their_ranges(default_scenes):
   tables = [t for _, t in default_scenes]
   classes = set(np.concatenate([t.class_index for t in tables]).tolist())
-  assert classes == set(range(13))
+  assert len(classes) >= 8  # all 13 over many scenes: see the next test
   for t in tables:
     assert t.num_frames == DEFAULT.num_frames
     assert t.frame.min() >= 0 and t.frame.max() < DEFAULT.num_frames
@@ -85,6 +86,27 @@ def test_default_scenes_cover_all_classes_and_ranges(default_scenes):
       else:
         static += 1
   assert moving > 0 and static > 0
+
+
+def test_classes_share_active_time_evenly():
+  """Short-event classes come more often, so each gets a similar active time."""
+  config = dataclasses.replace(DEFAULT, duration=60.0)
+  fs = config.sample_rate
+  rng = np.random.default_rng(0)
+  seconds, counts = np.zeros(13), np.zeros(13)
+
+  def make(cls, _):
+    return np.ones(int(sources.MEAN_SECONDS[cls] * fs), np.float32)
+
+  for _ in range(60):
+    for ev in scenes.sample_events(config, rng, config.num_samples, make):
+      seconds[ev.class_index] += ev.num_samples / fs
+      counts[ev.class_index] += 1
+  assert np.all(counts > 0)
+  # (count-balanced drawing would give 6x between music and door)
+  assert seconds.max() / seconds.min() < 1.7, seconds
+  # door (0.9 s) is drawn about 6x as often as music (5.4 s).
+  assert 4.0 < counts[7] / counts[8] < 8.0, counts
 
 
 def test_event_durations_are_realistic():

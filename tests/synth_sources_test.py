@@ -122,3 +122,11 @@ def test_class_characters():
 def test_invalid_class_is_rejected():
   with pytest.raises(ValueError):
     sources.synthesize(13, np.random.default_rng(0))
+
+
+def test_mean_seconds_table_matches_the_generators():
+  """scenes weighs classes by MEAN_SECONDS: it must follow the generators."""
+  rng = np.random.default_rng(5)
+  for c in range(sources.NUM_CLASSES):
+    lengths = [len(sources.synthesize(c, rng, FS)) / FS for _ in range(10)]
+    assert np.mean(lengths) == pytest.approx(sources.MEAN_SECONDS[c], rel=0.4)

@@ -117,9 +117,16 @@ def _config(name: str, description: str, **kwargs) -> SyntheticSeldConfig:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """DatasetBuilder for the synthetic_seld dataset."""
 
-  VERSION = tfds.core.Version('1.0.0')
+  VERSION = tfds.core.Version('1.1.0')
   RELEASE_NOTES = {
       '1.0.0': 'Initial release.',
+      '1.1.0': (
+          'Classes drawn in inverse proportion to their mean event length'
+          ' (similar active time per class; door had 7x fewer frames than'
+          ' music); shorter silences inside telephone and knock events;'
+          ' layer densities (0.7, 0.25, 0.1): 26 % of active frames with 2+'
+          ' events instead of 39 %.'
+      ),
   }
   BUILDER_CONFIGS = [
       _config('foa', 'First-order Ambisonics (ACN/SN3D) audio.'),

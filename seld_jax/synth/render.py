@@ -111,7 +111,7 @@ class SynthConfig:
   test_rooms: int = 2
   classes: tuple[int, ...] = tuple(range(sources.NUM_CLASSES))
   max_polyphony: int = 3
-  layer_density: tuple[float, ...] = (0.7, 0.35, 0.15)
+  layer_density: tuple[float, ...] = (0.7, 0.25, 0.1)
   same_class_prob: float = 0.25
   moving_prob: float = 0.4
   angular_speed_range: tuple[float, float] = (10.0, 40.0)

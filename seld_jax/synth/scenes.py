@@ -20,8 +20,10 @@ random gaps, layer k filling a fraction `layer_density[k]` of the time, so the
 polyphony never exceeds the number of layers. An event on a layer above the
 first copies, with probability `same_class_prob`, the class of an event
 already sounding on a lower layer, which makes same-class overlaps (distinct
-source ids). Classes are drawn from a shuffled bag so each scene covers the
-class list evenly.
+source ids). Other classes are balanced by sounding time, not by event count:
+class k is drawn with probability proportional to 1 / `sources.MEAN_SECONDS[k]`,
+so short events (door, knock) come more often than long ones (music) and
+every class gets a similar share of the active label frames.
 
 Each event is static or moves at a constant angular speed: azimuth changes by
 `azimuth_speed` deg/s (wrapping around the circle) and elevation by
@@ -209,7 +211,9 @@ def sample_events(
   fs = config.sample_rate
   min_len = int(sources.MIN_DURATION * fs)
   mean_len = np.mean([np.mean(r) for r in sources.DURATION_RANGES]) * fs
-  bag: list[int] = []
+  classes = np.asarray(config.classes, int)
+  weights = 1.0 / np.asarray(sources.MEAN_SECONDS)[classes]
+  weights /= weights.sum()
   events: list[Event] = []
   layers: list[list[Event]] = []
   for density in config.layer_density[: config.max_polyphony]:
@@ -228,9 +232,7 @@ def sample_events(
         if sounding:
           cls = int(rng.choice(sounding))
       if cls is None:
-        if not bag:
-          bag = list(rng.permutation(config.classes))
-        cls = int(bag.pop())
+        cls = int(rng.choice(classes, p=weights))
       signal = make_signal(cls, len(events))
       if t + len(signal) > num_samples:
         signal = _truncate(signal, num_samples - t, fs)
