@@ -126,15 +126,32 @@ def param_path(path) -> str:
 
 
 def freeze_labels(params: Any, prefixes) -> Any:
-  """'frozen' for parameters under any of `prefixes`, else 'trained'."""
+  """'frozen' for parameters under any of `prefixes`, else 'trained'.
+
+  A prefix that matches no parameter is an error (a misspelt module would
+  otherwise leave everything trainable without a word).
+  """
   prefixes = tuple(prefixes or ())
+  used = set()
 
   def label(path, _):
     name = param_path(path)
-    frozen = any(name == p or name.startswith(p + '.') for p in prefixes)
-    return 'frozen' if frozen else 'trained'
+    hits = [p for p in prefixes if name == p or name.startswith(p + '.')]
+    used.update(hits)
+    return 'frozen' if hits else 'trained'
 
-  return jax.tree_util.tree_map_with_path(label, params)
+  labels = jax.tree_util.tree_map_with_path(label, params)
+  unused = [p for p in prefixes if p not in used]
+  if unused:
+    tops = sorted({
+        param_path(path).split('.')[0]
+        for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]
+    })
+    raise ValueError(
+        f"config.freeze: {unused} match no parameter; the model's modules"
+        f' are {tops}.'
+    )
+  return labels
 
 
 def create_optimizer(
@@ -164,6 +181,9 @@ def create_optimizer(
   if clip:
     opt = optax.chain(optax.clip_by_global_norm(clip), opt)
   freeze = list(config.get('freeze', ()) or ())
+  if (config.get('visual', '') or '') == 'embeddings':
+    # The model is built without its front end (see `model_kwargs`).
+    freeze = [p for p in freeze if p.split('.')[0] != 'visual_frontend']
   if freeze:
     if params is None:
       raise ValueError('config.freeze needs the parameters to label.')

@@ -151,6 +151,14 @@ def test_freeze_keeps_parameters_fixed():
   assert changed['head.kernel'] and changed['fnn.0.kernel']
 
 
+def test_freeze_prefix_matching_nothing_is_an_error():
+  params = {'gru': {'kernel': np.zeros(2)}, 'head': {'kernel': np.zeros(2)}}
+  labels = train_step.freeze_labels(params, ['gru'])
+  assert labels == {'gru': {'kernel': 'frozen'}, 'head': {'kernel': 'trained'}}
+  with pytest.raises(ValueError, match=r"\['conv_block'\] match no param"):
+    train_step.freeze_labels(params, ['gru', 'conv_block'])
+
+
 def test_sed_doa_outputs_are_flattened():
   out = {
       'sed': np.zeros((2, 3, 4), np.float32),
