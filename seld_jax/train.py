@@ -291,6 +291,10 @@ def build(config, workdir: str, mesh, *, shard=None) -> train_step.Setup:
   )
 
 
+# Dispatched steps the host may run ahead of the finished ones.
+_MAX_STEPS_IN_FLIGHT = 2
+
+
 class _Preemption:
   """Turns SIGTERM into a flag the loop checks between steps."""
 
@@ -451,6 +455,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         state, metrics = jtrain(state, batch)
       step += 1
       pending.append((step, metrics))
+      if len(pending) > _MAX_STEPS_IN_FLIGHT:
+        # Bound how far the host runs ahead of the device: otherwise it
+        # queues up to a whole log interval of steps (and their batches),
+        # and SIGTERM waits for all of them.
+        jax.block_until_ready(pending[-_MAX_STEPS_IN_FLIGHT - 1][1])
       for hook in hooks:
         hook(step)
       is_last = step == config.num_train_steps
