@@ -43,6 +43,7 @@ import time
 from absl import app
 from absl import flags
 
+from seld_jax import score
 from seld_jax import summary
 from seld_jax import train
 
@@ -221,8 +222,8 @@ def run_recipe(name: str) -> list[dict]:
     start = time.perf_counter()
     result = train.train_and_evaluate(config, workdir)
     wall = time.perf_counter() - start
-    with open(os.path.join(workdir, 'eval', 'test', 'metrics.json')) as f:
-      metrics = json.load(f)
+    # As in <workdir>/eval/test/metrics.json (NaN -> null).
+    metrics = json.loads(score.to_json(result))
     row = dict(
         model=name,
         stage=arg or '',
@@ -233,9 +234,12 @@ def run_recipe(name: str) -> list[dict]:
         window_seconds=config.window_seconds,
         wall_s=round(wall, 1),
         note=note,
-        **{k: v for k, v in metrics.items() if not isinstance(v, dict)},
+        **{
+            k: v
+            for k, v in metrics.items()
+            if not isinstance(v, dict) and k != 'step'  # = steps
+        },
     )
-    del result
     print(json.dumps(row), flush=True)
     rows.append(row)
     previous = workdir

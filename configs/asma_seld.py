@@ -41,6 +41,7 @@ model selected on the F-score (the baseline trains 200 epochs: set
 
 import ml_collections
 
+from configs import dcase_baseline
 from configs import default
 
 VARIANTS = ('full', 'no_phase', 'no_se', 'no_transformer', 'audio_only')
@@ -50,14 +51,10 @@ def get_config(arg: str = 'full'):
   """ASMA-SELD `arg` (one of VARIANTS)."""
   if arg not in VARIANTS:
     raise ValueError(f'arg must be one of {VARIANTS}, got {arg!r}.')
-  config = default.get_config()
-  config.dataset = 'dcase2025_stereo/stereo_video'
-  config.features = 'stereo_log_mel'
-  config.normalize = False  # DCASE2025: no feature scaler
+  config = dcase_baseline.dcase2025_recipe(
+      default.get_config(), 'dcase2025_stereo/stereo_video'
+  )
   config.model = 'asma_seld'
-  config.metric = 'dcase2025'
-  config.best_metric = 'F'
-  config.best_mode = 'max'
 
   kw = config.model_kwargs = ml_collections.ConfigDict()
   kw.use_phase = arg != 'no_phase'
@@ -76,9 +73,4 @@ def get_config(arg: str = 'full'):
     config.target = 'multi_accdoa_stereo'  # x, y, distance
     config.visual = ''
   config.visual_embeddings = ''
-
-  config.batch_size = 256
-  config.eval_batch_size = 256
-  config.learning_rate = 1e-3
-  config.num_train_steps = 20000
   return config

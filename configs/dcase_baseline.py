@@ -54,15 +54,21 @@ def get_config(arg: str = 'foa'):
     config.target = 'multi_accdoa_distance'
     config.metric = 'dcase2024'
   elif arg == 'stereo':
-    config.dataset = 'dcase2025_stereo/stereo'
-    config.features = 'stereo_log_mel'
-    config.normalize = False  # DCASE2025: no feature scaler
+    dcase2025_recipe(config, 'dcase2025_stereo/stereo')
     config.target = 'multi_accdoa_stereo'
-    config.metric = 'dcase2025'
-    config.best_metric = 'F'
-    config.best_mode = 'max'
-    config.batch_size = 256
-    config.eval_batch_size = 256
-    config.learning_rate = 1e-3
-    config.num_train_steps = 20000
+  return config
+
+
+def dcase2025_recipe(config, dataset: str):
+  """The DCASE2025 stereo baseline's data, features, metric and recipe."""
+  config.dataset = dataset
+  config.features = 'stereo_log_mel'
+  config.normalize = False  # DCASE2025: no feature scaler
+  config.metric = 'dcase2025'
+  config.best_metric = 'F'
+  config.best_mode = 'max'
+  config.batch_size = 256
+  config.eval_batch_size = 256
+  config.learning_rate = 1e-3
+  config.num_train_steps = 20000
   return config
