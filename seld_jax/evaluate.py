@@ -64,12 +64,17 @@ EventTable = events_lib.EventTable
 
 @dataclasses.dataclass(frozen=True)
 class Recording:
-  """A recording of an evaluation split: id, length and reference events."""
+  """A recording of an evaluation split: id, length and reference events.
+
+  `labeled` is False for audio without metadata (e.g. a DCASE evaluation
+  set): its `reference` is empty and it can be predicted but not scored.
+  """
 
   index: int
   id: str
   num_frames: int
   reference: EventTable
+  labeled: bool = True
 
 
 def load_recordings(config, split: str) -> list[Recording]:
@@ -90,9 +95,15 @@ def load_recordings(config, split: str) -> list[Recording]:
             id=r.id,
             num_frames=r.num_frames,
             reference=records.events_from_example(ex),
+            labeled=bool(np.asarray(ex['provenance']['labeled'])),
         )
     )
   return out
+
+
+def unlabeled(recordings: list[Recording]) -> list[str]:
+  """Ids of the recordings that have no reference labels."""
+  return [r.id for r in recordings if not r.labeled]
 
 
 def file_names(recordings: list[Recording]) -> dict[int, str]:
@@ -222,7 +233,9 @@ def score_and_write(
     plots: write one PNG per recording.
 
   Returns:
-    The `seld_jax.metrics.evaluate` result.
+    The `seld_jax.metrics.evaluate` result; for a split with unlabelled
+    recordings (nothing to score against) only `{'metric', 'files',
+    'scored': False, 'unlabeled'}`, and no metrics.json is written.
   """
   metric = metric or config.metric
   names = file_names(recordings)
@@ -237,9 +250,18 @@ def score_and_write(
     # distance 0 in the 7-column files (as the 2023 writer does).
     options['evaluate_distance'] = False
     preds = {k: v.replace(distance=np.zeros(len(v))) for k, v in preds.items()}
-  result = metrics_lib.evaluate(
-      metric, refs, preds, num_classes=config.num_classes, **options
-  )
+  missing = unlabeled(recordings)
+  if missing:
+    result = {
+        'metric': metric,
+        'files': len(recordings),
+        'scored': False,
+        'unlabeled': missing,
+    }
+  else:
+    result = metrics_lib.evaluate(
+        metric, refs, preds, num_classes=config.num_classes, **options
+    )
   if out_dir is not None and jax.process_index() == 0:
     out_dir = pathlib.Path(out_dir)
     for rec in recordings:
@@ -257,10 +279,11 @@ def score_and_write(
             title=rec.id,
             num_frames=rec.num_frames,
         )
-    text = score_lib.to_json(result)
-    tmp = out_dir / '.metrics.json.tmp'
-    tmp.write_text(text + '\n')
-    os.replace(tmp, out_dir / 'metrics.json')
+    if not missing:
+      text = score_lib.to_json(result)
+      tmp = out_dir / '.metrics.json.tmp'
+      tmp.write_text(text + '\n')
+      os.replace(tmp, out_dir / 'metrics.json')
   return result
 
 
@@ -298,9 +321,18 @@ def main(argv):
   result = train.evaluate_checkpoint(
       config, fl.workdir, step=fl.step, split=split, metric=fl.metric
   )
+  out = pathlib.Path(fl.workdir) / 'eval' / split
+  if not result.get('scored', True):
+    if jax.process_index() == 0:
+      print(
+          f'{split} has {len(result["unlabeled"])} recording(s) without'
+          f' labels (e.g. {result["unlabeled"][0]}): predictions written to'
+          f' {out / "pred"} and {out / "plots"}, nothing scored.'
+      )
+    multihost_utils.sync_global_devices('evaluate_done')
+    return
   if jax.process_index() == 0:
     print(score_lib.format_table(result))
-    out = pathlib.Path(fl.workdir) / 'eval' / split
     print(f'\nwrote {out / "metrics.json"}, {out / "pred"}, {out / "plots"}')
   multihost_utils.sync_global_devices('evaluate_done')
   logging.info('done: %s', json.dumps(scalar_metrics(result)))

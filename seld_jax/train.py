@@ -386,6 +386,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       with_overrides(config, eval_split=config.eval_split), data_sharding
   )
   eval_recordings = evaluate_lib.load_recordings(config, config.eval_split)
+  missing = evaluate_lib.unlabeled(eval_recordings)
+  if missing:
+    raise ValueError(
+        f'config.eval_split={config.eval_split!r} of {config.dataset} has'
+        f' {len(missing)} recording(s) without labels (e.g. {missing[0]!r}):'
+        ' training evaluates on a labelled split; predict an unlabelled one'
+        ' with `python -m seld_jax.evaluate --split`.'
+    )
   eval_frames = {r.index: r.num_frames for r in eval_recordings}
 
   # Checkpoints: resume from the latest

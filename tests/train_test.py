@@ -205,6 +205,45 @@ def test_evaluate_command(trained, data_dir):
   assert len(line.splitlines()[0].split(',')) == 7
 
 
+def test_unlabelled_split(tmp_path, trained, data_dir):
+  """STARSS23 'eval' audio has no metadata: predicted, never scored."""
+  out = subprocess.run(
+      [
+          sys.executable,
+          '-m',
+          'seld_jax.evaluate',
+          '--config',
+          str(REPO / 'configs' / 'test.py'),
+          '--workdir',
+          str(trained),
+          '--split',
+          'eval',
+          '--config.dataset=starss23/foa',
+          f'--config.data_dir={data_dir}',
+          '--config.eval_batch_size=4',
+      ],
+      env=_env(),
+      cwd=REPO,
+      timeout=600,
+      capture_output=True,
+      text=True,
+      check=True,
+  )
+  assert 'without labels (e.g. eval/mix001)' in out.stdout
+  assert 'nothing scored' in out.stdout
+  folder = trained / 'eval' / 'eval'
+  assert (folder / 'pred' / 'mix001.csv').exists()
+  assert (folder / 'plots' / 'mix001.png').exists()
+  assert not (folder / 'metrics.json').exists()
+  # Training refuses to evaluate on it, naming the split and a recording.
+  failed = _run(
+      tmp_path / 'run', data_dir, '--config.eval_split=eval', check=False
+  )
+  assert failed.returncode != 0
+  assert "config.eval_split='eval'" in failed.stderr
+  assert 'without labels' in failed.stderr
+
+
 def test_infer_command(tmp_path, trained):
   import soundfile  # pylint: disable=g-import-not-at-top
 
