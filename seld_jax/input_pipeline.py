@@ -134,6 +134,7 @@ from absl import flags
 import grain
 import jax
 from jax.experimental import multihost_utils
+import jax.numpy as jnp
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -1123,7 +1124,7 @@ def compute_normalization_stats(
     feature: str,
     feature_params: Mapping[str, Any] | None = None,
     *,
-    batch_size: int = 8,
+    batch_size: int = 16,
     shard: Shard | None = None,
     max_windows: int | None = None,
 ) -> NormalizationStats:
@@ -1135,9 +1136,10 @@ def compute_normalization_stats(
   training recording is tiled into non-overlapping windows of
   `window_seconds` (the length the model sees, so per-window effects such
   as the log-mel `top_db` floor match training); feature frames computed
-  from padding are excluded. Features come from `seld_jax.features` in
-  jitted batches; the statistics are accumulated in float64 (Chan's parallel
-  update) on each process and combined across processes exactly.
+  from padding are excluded. Features and each window's mean and M2 over its
+  valid frames are computed on the device in jitted batches (the host reads
+  the next batch meanwhile); the windows are combined in float64 (Chan's
+  parallel update) on each process and across processes exactly.
 
   Args:
     config: see the module docstring.
@@ -1174,40 +1176,56 @@ def compute_normalization_stats(
   shape = features_lib.output_shape(
       feature, n, shard.sample_rate, num_channels=shard.num_channels, **params
   )
-  fn = jax.jit(
-      lambda audio: features_lib.compute(
-          feature, audio, shard.sample_rate, **params
-      )
-  )
-  count = 0
-  mean = np.zeros((shape[0], shape[2]), np.float64)
-  m2 = np.zeros_like(mean)
+
+  def window_moments(audio, valid):
+    """Per window: (mean, M2) over its valid frames, [B, C, F] each."""
+    feats = features_lib.compute(feature, audio, shard.sample_rate, **params)
+    mask = (jnp.arange(feats.shape[2]) < valid[:, None]).astype(feats.dtype)
+    mask = mask[:, None, :, None]
+    num = jnp.maximum(valid, 1).astype(feats.dtype)[:, None, None]
+    mean = jnp.sum(feats * mask, axis=2) / num
+    m2 = jnp.sum(jnp.square(feats - mean[:, :, None]) * mask, axis=2)
+    return mean, m2
+
+  moments = jax.jit(window_moments)
   read = _RecordReader(shard.source, cache_size=1)
-  for b in range(0, len(rows), batch_size):
-    chunk = rows[b : b + batch_size]
+
+  def host_batch(chunk):
     audio = np.zeros((batch_size, shard.num_channels, n), np.float32)
-    valid_frames = []
+    valid_frames = np.zeros((batch_size,), np.int32)
     for j, (r, s, valid) in enumerate(chunk):
       ex = read(r)
       s0 = s * shard.samples_per_frame
       audio[j, :, :valid] = records.audio_from_example(ex, s0, s0 + valid)
-      valid_frames.append(
-          features_lib.output_shape(
-              feature,
-              valid,
-              shard.sample_rate,
-              num_channels=shard.num_channels,
-              **params,
-          )[1]
-      )
-    feats = np.asarray(fn(audio), np.float64)  # [B, C, T, F]
-    for j, v in enumerate(valid_frames):
-      x = feats[j, :, :v, :]  # [C, v, F]
-      if not v:
-        continue
-      xm = x.mean(axis=1)
-      xm2 = ((x - xm[:, None, :]) ** 2).sum(axis=1)
-      count, mean, m2 = _merge(count, mean, m2, v, xm, xm2)
+      valid_frames[j] = features_lib.output_shape(
+          feature,
+          valid,
+          shard.sample_rate,
+          num_channels=shard.num_channels,
+          **params,
+      )[1]
+    return audio, valid_frames
+
+  count = 0
+  mean = np.zeros((shape[0], shape[2]), np.float64)
+  m2 = np.zeros_like(mean)
+  chunks = [rows[b : b + batch_size] for b in range(0, len(rows), batch_size)]
+  pending = None
+  # The device computes batch k while the host reads and decodes batch k+1;
+  # per-window moments are combined exactly in float64 on the host.
+  for k in range(len(chunks) + 1):
+    dispatched = None
+    if k < len(chunks):
+      audio, valid_frames = host_batch(chunks[k])
+      dispatched = (moments(audio, valid_frames), valid_frames)
+    if pending is not None:
+      (w_mean, w_m2), valid_frames = pending
+      w_mean = np.asarray(w_mean, np.float64)
+      w_m2 = np.asarray(w_m2, np.float64)
+      for j, v in enumerate(valid_frames):
+        if v:
+          count, mean, m2 = _merge(count, mean, m2, int(v), w_mean[j], w_m2[j])
+    pending = dispatched
   # Combine the processes' partial statistics.
   if jax.process_count() > 1:
     counts = _allgather_float64(np.array([count], np.float64)).reshape(-1)
