@@ -152,6 +152,7 @@ class ASMASeld(nnx.Module):
       decoder_dropout: float = 0.1,
       fnn_size: int = 128,
       dropout: float = 0.05,
+      blind: bool = False,
       dtype=None,
       rngs: nnx.Rngs,
   ):
@@ -188,6 +189,8 @@ class ASMASeld(nnx.Module):
       decoder_dropout: dropout of the decoder.
       fnn_size: hidden width of the head.
       dropout: dropout of the conv blocks, GRU and MHSA.
+      blind: the audio-only control with the same parameters (the visual
+        input is zeroed before the fusion), as `av_baseline.AVSeldCRNN`.
       dtype: computation dtype.
       rngs: initialisation and dropout.
     """
@@ -206,6 +209,7 @@ class ASMASeld(nnx.Module):
     self.use_phase = use_phase
     self.use_transformer = use_transformer
     self.use_visual = use_visual
+    self.blind = bool(blind)
     self.dtype = dtype
     kw = dict(rngs=rngs, dtype=dtype)
 
@@ -333,6 +337,8 @@ class ASMASeld(nnx.Module):
           self.output_frames(x.shape[2]),
           self.dtype,
       )
+      if self.blind:
+        v = jnp.zeros_like(v)
       memory = self.visual_embed(v)
     a = self.embed(x)
     if memory is not None:
