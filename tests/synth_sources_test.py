@@ -112,9 +112,10 @@ def test_class_characters():
     assert _steadiness(_make(6, s)) < 0.25
     assert _centroid(_make(6, s)) < 600
     assert _steadiness(_make(12, s)) < 0.25
-    # Telephone, bell, instrument: tonal (line spectra).
+    # Telephone, bell, instrument: tonal (line spectra, with a little
+    # breath or bow noise and onset clicks; water tap is above 0.2).
     for c in (3, 11, 9):
-      assert _flatness(_make(c, s)) < 0.02, (c, s)
+      assert _flatness(_make(c, s)) < 0.03, (c, s)
     # Music: continuous.
     assert _steadiness(_make(8, s)) > 0.9
 
@@ -126,7 +127,8 @@ def test_invalid_class_is_rejected():
 
 def test_mean_seconds_table_matches_the_generators():
   """scenes weighs classes by MEAN_SECONDS: it must follow the generators."""
-  rng = np.random.default_rng(5)
   for c in range(sources.NUM_CLASSES):
-    lengths = [len(sources.synthesize(c, rng, FS)) / FS for _ in range(10)]
-    assert np.mean(lengths) == pytest.approx(sources.MEAN_SECONDS[c], rel=0.4)
+    # 25 events from a stream of the class's own (sampling noise ~10 %).
+    rng = np.random.default_rng(100 + c)
+    lengths = [len(sources.synthesize(c, rng, FS)) / FS for _ in range(25)]
+    assert np.mean(lengths) == pytest.approx(sources.MEAN_SECONDS[c], rel=0.3)

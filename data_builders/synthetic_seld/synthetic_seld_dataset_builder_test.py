@@ -33,6 +33,7 @@ from data_builders.synthetic_seld import synthetic_seld_dataset_builder
 from seld_jax import events
 from seld_jax import input_pipeline
 from seld_jax import records
+from seld_jax import stereo_view
 from seld_jax.synth import render
 from seld_jax.synth import video
 
@@ -58,7 +59,7 @@ class SyntheticSeldTest(tfds.testing.DatasetBuilderTestCase):
 
   DATASET_CLASS = Builder
   BUILDER_CONFIG_NAMES_TO_TEST = [
-      _small(n) for n in ('foa', 'mic', 'foa_video')
+      _small(n) for n in ('foa', 'mic', 'foa_video', 'stereo_video')
   ]
   SPLITS = {'train': 3, 'test': 2}
   # No dummy_data/: nothing is downloaded or read. DatasetBuilderTestCase
@@ -138,6 +139,38 @@ class SyntheticSeldTest(tfds.testing.DatasetBuilderTestCase):
     ex = next(iter(tfds.as_numpy(builder.as_dataset(split='train'))))
     self.assertEqual(records.as_text(ex['id']), seen[0])
     np.testing.assert_array_equal(ex['audio'], audio['foa'])
+
+  def test_stereo_view_records_are_the_converted_scenes(self):
+    """stereo_video: each FOA scene seen from its own viewing azimuth."""
+    config = _small('stereo_video')
+    builder = self._make_builder(config=config)
+    builder.download_and_prepare()
+    self.assertEqual(builder.info.metadata['metadata_format'], 'dcase2025')
+    self.assertEqual(builder.info.metadata['audio_format'], 'stereo')
+    synth = config.synth_config()
+    jobs = {f'{j.subdir}/{j.name}': j for j in render.scene_plan(synth)}
+    yaws, onscreen = set(), []
+    for ex in tfds.as_numpy(builder.as_dataset(split='train')):
+      job = jobs[records.as_text(ex['id'])]
+      yaw = config.view_yaw(job)
+      yaws.add(round(yaw, 6))
+      audio, table = render.render_job(synth, job)
+      foa = audio['foa'].astype(np.float64)
+      stereo = stereo_view.mid_side_stereo(stereo_view.rotate_foa(foa, yaw))
+      self.assertEqual(ex['audio'].shape, (6 * 24000, 2))
+      np.testing.assert_allclose(ex['audio'], stereo, atol=0.5 + 1e-9)
+      labels = records.events_from_example(ex)
+      self.assertTrue(
+          labels.equals(stereo_view.view_labels(table, yaw, 100.0, config.vfov))
+      )
+      self.assertTrue(np.all(np.abs(labels.azimuth) <= 90.0))
+      np.testing.assert_array_equal(labels.elevation, 0.0)
+      onscreen.extend(labels.onscreen)
+      self.assertEqual(ex['video'].shape, (60, 72, 128, 3))
+      self.assertEqual(records.as_text(ex['provenance']['format']), 'stereo')
+    # Scenes face different ways; some events are on screen, some not.
+    self.assertLen(yaws, 3)
+    self.assertEqual(set(onscreen), {0, 1})
 
   def test_python_build_is_deterministic_and_feeds_the_pipeline(self):
     """tfds.builder(...).download_and_prepare(), as datasets.ensure_built."""

@@ -23,8 +23,8 @@ each call draws new parameters, so events of one class differ from each other:
                            with fricative/plosive consonants and pauses
   2    clapping            noise bursts at 1.5-5 Hz (or applause of several
                            clappers) through a hand-cavity resonance
-  3    telephone           dual-tone, warble, mechanical bell and melodic
-                           ringtones in ring cadences
+  3    telephone           electronic dual-tone, warble and pulsed-beep
+                           ringers in ring cadences
   4    laughter            breathy voiced "ha" bursts at 4-6 Hz in bouts
   5    domestic sounds     appliance hum, dish clatter, rustling, chair scrape
   6    footsteps           heel/toe impacts at 1.4-2.4 Hz; hard/soft shoes
@@ -34,8 +34,8 @@ each call draws new parameters, so events of one class differ from each other:
                            clarinet, flute, pluck, piano, brass, organ) with
                            ADSR envelopes and vibrato
   10   water tap           steady high-band noise with flutter and bubbles
-  11   bell                inharmonic decaying partials (door, hand, church,
-                           desk bells)
+  11   bell                inharmonic decaying partials after a strike click
+                           (door chime, hand and desk bells)
   12   knock               groups of wooden knocks (damped modes + click)
 
 `ClipLibrary` replaces the procedural families by real recordings from
@@ -81,7 +81,7 @@ DURATION_RANGES = (
 # knock are shorter than their DURATION_RANGES). Scenes draw classes in
 # inverse proportion to it, so every class gets a similar share of the
 # active label frames.
-MEAN_SECONDS = (3.5, 3.6, 3.0, 4.4, 2.2, 4.7, 4.6, 0.9, 5.4, 3.8, 4.6, 2.5, 1.3)
+MEAN_SECONDS = (3.5, 3.6, 3.0, 4.4, 2.2, 4.7, 4.6, 0.9, 5.4, 3.5, 4.6, 1.7, 1.3)
 MIN_DURATION = 0.5
 MAX_DURATION = 8.0
 
@@ -197,6 +197,13 @@ def _fade(x: np.ndarray, fs: float, seconds: float = 0.005) -> np.ndarray:
     x[:k] *= ramp
     x[-k:] *= ramp[::-1]
   return x
+
+
+def _click(rng, n: int, fs: float, tau: float = 0.0015) -> np.ndarray:
+  """A unit-peak impact click: decaying noise above 1.5 kHz."""
+  x = _filt(rng.standard_normal(n), 'highpass', 1500.0, fs)
+  x = x * np.exp(-np.arange(n) / fs / tau)
+  return x / max(np.max(np.abs(x)), 1e-12)
 
 
 def active_rms(x: np.ndarray, fs: float, floor_db: float = -30.0) -> float:
@@ -500,50 +507,52 @@ def _cadence(rng, duration: float) -> list[tuple[float, float]]:
   return bursts
 
 
+# Odd harmonics 1 / h of a square wave (ringer and beeper tones).
+_SQUARE = [1.0 / h if h % 2 else 0.0 for h in range(1, 16)]
+
+
 def _telephone(rng, duration: float, fs: float) -> np.ndarray:
-  kind = rng.choice(['dual', 'warble', 'bell', 'melody'])
+  # Electronic ringers only: steady (dual-tone, warbling or pulsed) tones.
+  # Struck electromechanical ringers and melodic ringtones are left out: they
+  # are the bell and musical-instrument classes' sounds, and an event that
+  # sounds like another class is a label the model cannot learn.
+  kind = rng.choice(['dual', 'warble', 'pulse'])
   bursts = _cadence(rng, duration)
   n = int((bursts[-1][0] + bursts[-1][1]) * fs)
   out = np.zeros(n)
   f1 = rng.uniform(350, 1000)
   f2 = f1 * rng.uniform(1.08, 1.4)
   switch = rng.uniform(12, 25)
+  drive = rng.uniform(1.5, 4.0)
   for start, length in bursts:
     m = int(length * fs)
     tt = np.arange(m) / fs
     if kind == 'dual':
+      # Two tones overdriving a small loudspeaker: the clipping adds the
+      # harmonics and intermodulation products real ringers have.
       x = np.sin(2 * np.pi * f1 * tt) + np.sin(2 * np.pi * f2 * tt)
-      x += 0.1 * np.sin(2 * np.pi * 3 * f1 * tt)
+      x = np.tanh(drive * x)
     elif kind == 'warble':
       f = np.where(np.floor(tt * switch) % 2 == 0, f1 * 1.5, f2 * 1.5)
-      x = _harmonic(f, [1.0, 0.0, 1 / 3, 0.0, 1 / 5], fs, m, rng)
-    elif kind == 'bell':
-      x = np.zeros(m)
-      slen = int(0.1 * fs)
-      ring = _harmonic(
-          f1 * 2.5, [1.0, 0.0, 0.5, 0.3], fs, slen, rng, decays=[0.06] * 4
-      )
-      for k in range(int(length * switch)):
-        _add(x, ring * (1 if k % 2 else 0.8), int(k / switch * fs))
-    else:  # melodic ringtone
-      notes = f1 * 2 ** (rng.choice([0, 2, 4, 7, 9, 12], 8) / 12)
-      note_len = rng.uniform(0.08, 0.2)
-      f = notes[(tt / note_len).astype(int) % len(notes)]
-      x = _harmonic(f, [1.0, 0.3, 0.2], fs, m, rng)
+      x = _harmonic(f, _SQUARE, fs, m, rng)
+    else:  # pulsed square-wave beeper (cordless and office phones)
+      x = _harmonic(np.full(m, f1 * 2), _SQUARE, fs, m, rng)
+      gate = np.floor(tt * switch / 2) % 2 == 0
+      x = x * _filt(gate.astype(np.float64), 'lowpass', 200.0, fs)
     _add(out, _fade(x, fs, 0.005), int(start * fs))
   return out
 
 
 # Partial ratios of struck bells and bars.
 _BELL_PARTIALS = {
-    'church': np.array([0.5, 1.0, 1.19, 1.5, 2.0, 2.51, 2.66, 3.01]),
     'bar': np.array([1.0, 2.76, 5.40, 8.93]),
     'hand': np.array([1.0, 2.32, 4.25, 6.63]),
 }
 
 
 def _bell(rng, duration: float, fs: float) -> np.ndarray:
-  kind = rng.choice(['door', 'hand', 'church', 'desk'])
+  # Bells heard indoors (STARSS23 rooms): no church bells.
+  kind = rng.choice(['door', 'hand', 'desk'])
   if kind == 'door':
     f = rng.uniform(500, 1000)
     pitches = [f, f * rng.choice([0.8, 0.84])]
@@ -556,12 +565,6 @@ def _bell(rng, duration: float, fs: float) -> np.ndarray:
     times = list(np.arange(count) * gap)
     pitches = [f] * count
     partials, tau = _BELL_PARTIALS['hand'], rng.uniform(0.3, 1.0)
-  elif kind == 'church':
-    f = rng.uniform(200, 500)
-    count = rng.integers(1, 4)
-    times = list(np.arange(count) * rng.uniform(1.0, 1.8))
-    pitches = [f] * count
-    partials, tau = _BELL_PARTIALS['church'], rng.uniform(1.5, 3.0)
   else:  # desk / bicycle bell
     f = rng.uniform(1500, 3500)
     count = rng.integers(2, 9)
@@ -572,9 +575,14 @@ def _bell(rng, duration: float, fs: float) -> np.ndarray:
   amps = rng.uniform(0.3, 1.0, len(partials)) / np.sqrt(
       np.arange(1, 1 + len(partials))
   )
-  n = int(min(times[-1] + 3 * tau, max(duration, times[-1] + 0.3)) * fs)
+  # The event ends 2 decay times after the last strike (the fundamental
+  # 17 dB down): later label frames would hold no audible bell at the
+  # scenes' SNRs.
+  n = int(min(times[-1] + 2 * tau, max(duration, times[-1] + 0.3)) * fs)
   out = np.zeros(n)
   tt = np.arange(n) / fs
+  click_len = min(int(0.008 * fs), n - int(times[-1] * fs))
+  click_level = rng.uniform(0.3, 0.8)
   for t0, p in zip(times, pitches, strict=True):
     m = n - int(t0 * fs)
     x = np.zeros(m)
@@ -584,7 +592,12 @@ def _bell(rng, duration: float, fs: float) -> np.ndarray:
         x += (
             a * np.sin(2 * np.pi * ratio * p * tt[:m]) * np.exp(-tt[:m] / decay)
         )
-    _add(out, x * np.minimum(tt[:m] / 0.001, 1.0), int(t0 * fs))
+    x = x * np.minimum(tt[:m] / 0.001, 1.0)
+    # The clapper's or striker's impact: a short bright click.
+    x[:click_len] += (
+        click_level * np.max(np.abs(x)) * _click(rng, click_len, fs)
+    )
+    _add(out, x, int(t0 * fs))
   return out
 
 
@@ -625,9 +638,18 @@ def _note(rng, f: float, length: float, fs: float, timbre: str) -> np.ndarray:
   vibrato = np.sin(2 * np.pi * rng.uniform(4.5, 6.5) * np.arange(n) / fs)
   f0 = f * (1 + vib * vibrato)
   x = _harmonic(f0, amps, fs, n, rng, decays, inharm)
-  if timbre == 'flute':
-    breath = _filt(rng.standard_normal(n), 'bandpass', (f, 3 * f), fs)
-    x += 0.08 * breath * np.std(x) / max(np.std(breath), 1e-12)
+  # Excitation noise: breath (winds), bow (strings), none (struck/plucked,
+  # organ), and an onset transient for every timbre: the hammer, plectrum,
+  # bow scrape, tonguing chiff or key click.
+  level = np.std(x)
+  noise = {'flute': 0.1, 'clarinet': 0.04, 'brass': 0.04, 'string': 0.05}
+  if timbre in noise:
+    hi = min(6 * f, 0.45 * fs)
+    breath = _filt(rng.standard_normal(n), 'bandpass', (f, hi), fs)
+    x += noise[timbre] * breath * level / max(np.std(breath), 1e-12)
+  onset = min(int(0.02 * fs), n)
+  tau = 0.002 if timbre in ('pluck', 'piano', 'organ') else 0.006
+  x[:onset] += rng.uniform(0.5, 1.0) * level * _click(rng, onset, fs, tau)
   return x * env
 
 
