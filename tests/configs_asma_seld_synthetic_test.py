@@ -20,9 +20,7 @@ perspective frames) on a tiny synthetic_seld 'stereo_video' dataset (3 train
 prediction CSVs are in the DCASE2025 format.
 """
 
-import dataclasses
 import json
-from unittest import mock
 
 from flax import nnx
 import jax
@@ -104,31 +102,8 @@ def test_blind_model_ignores_the_video():
 
 
 @pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-
-  from data_builders.synthetic_seld import synthetic_seld_dataset_builder  # pylint: disable=g-import-not-at-top
-
-  builder_cls = synthetic_seld_dataset_builder.Builder
-  config = dataclasses.replace(
-      builder_cls.builder_configs['stereo_video'],
-      name='stereo_video_tiny',
-      description='3 train and 2 test scenes of 3 s, stereo view.',
-      num_train=3,
-      num_test=2,
-      duration=3.0,
-      train_rooms=3,
-      test_rooms=1,
-  )
-  path = tmp_path_factory.mktemp('tfds_stereo_video_tiny')
-  with mock.patch.object(builder_cls, 'NUM_WORKERS', 1):
-    tfds.builder(
-        'synthetic_seld',
-        config=config,
-        data_dir=path,
-        file_format='array_record',
-    ).download_and_prepare()
-  return str(path)
+def data_dir(stereo_video_tiny_dir):
+  return stereo_video_tiny_dir  # conftest: built once for the session
 
 
 def test_train_and_evaluate(data_dir, tmp_path):

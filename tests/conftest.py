@@ -1,5 +1,5 @@
 """Shared pytest fixtures: the real third-party test data in ../shared/data,
-and a tiny synthetic audio-visual dataset built once per session."""
+and tiny synthetic audio-visual datasets built once per session."""
 
 import dataclasses
 import os
@@ -32,11 +32,11 @@ def shared_data():
 
 
 FOA_VIDEO_TINY = 'synthetic_seld/foa_video_tiny'
+STEREO_VIDEO_TINY = 'synthetic_seld/stereo_video_tiny'
 
 
-@pytest.fixture(scope='session')
-def foa_video_tiny_dir(tmp_path_factory):
-  """data_dir of `FOA_VIDEO_TINY`: 3 train and 2 test 3-s scenes with video."""
+def _build_tiny(tmp_path_factory, base: str) -> str:
+  """data_dir of `{base}_tiny`: 3 train and 2 test 3-s scenes of a config."""
   # Imported here: TFDS and the builder are heavy for the tests without it.
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
@@ -44,16 +44,16 @@ def foa_video_tiny_dir(tmp_path_factory):
 
   builder_cls = synthetic_seld_dataset_builder.Builder
   config = dataclasses.replace(
-      builder_cls.builder_configs['foa_video'],
-      name='foa_video_tiny',
-      description='3 train and 2 test scenes of 3 s with video.',
+      builder_cls.builder_configs[base],
+      name=f'{base}_tiny',
+      description=f'{base}: 3 train and 2 test scenes of 3 s.',
       num_train=3,
       num_test=2,
       duration=3.0,
       train_rooms=3,
       test_rooms=1,
   )
-  path = tmp_path_factory.mktemp('tfds_foa_video_tiny')
+  path = tmp_path_factory.mktemp(f'tfds_{base}_tiny')
   with mock.patch.object(builder_cls, 'NUM_WORKERS', 1):
     tfds.builder(
         'synthetic_seld',
@@ -62,3 +62,15 @@ def foa_video_tiny_dir(tmp_path_factory):
         file_format='array_record',
     ).download_and_prepare()
   return str(path)
+
+
+@pytest.fixture(scope='session')
+def foa_video_tiny_dir(tmp_path_factory):
+  """data_dir of `FOA_VIDEO_TINY` (360-degree video, 64x128 frames)."""
+  return _build_tiny(tmp_path_factory, 'foa_video')
+
+
+@pytest.fixture(scope='session')
+def stereo_video_tiny_dir(tmp_path_factory):
+  """data_dir of `STEREO_VIDEO_TINY` (DCASE2025-style stereo view)."""
+  return _build_tiny(tmp_path_factory, 'stereo_video')

@@ -168,8 +168,9 @@ def test_resume_after_sigkill_matches_uninterrupted(
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
-def test_evaluate_command(trained, data_dir):
-  out = subprocess.run(
+def _evaluate(workdir, data_dir, *extra):
+  """Runs `python -m seld_jax.evaluate` on a run of `configs/test.py`."""
+  return subprocess.run(
       [
           sys.executable,
           '-m',
@@ -177,13 +178,8 @@ def test_evaluate_command(trained, data_dir):
           '--config',
           str(REPO / 'configs' / 'test.py'),
           '--workdir',
-          str(trained),
-          '--step',
-          '6',
-          '--split',
-          'test',
-          '--metric',
-          'dcase2024',
+          str(workdir),
+          *extra,
           '--config.dataset=starss23/foa',
           f'--config.data_dir={data_dir}',
           '--config.batch_size=4',
@@ -196,6 +192,19 @@ def test_evaluate_command(trained, data_dir):
       text=True,
       check=True,
   )
+
+
+def test_evaluate_command(trained, data_dir):
+  out = _evaluate(
+      trained,
+      data_dir,
+      '--step',
+      '6',
+      '--split',
+      'test',
+      '--metric',
+      'dcase2024',
+  )
   metrics = json.loads((trained / 'eval' / 'test' / 'metrics.json').read_text())
   assert metrics['metric'] == 'dcase2024'
   assert {'DOAE', 'DistE', 'RDE'} <= set(metrics)
@@ -207,28 +216,7 @@ def test_evaluate_command(trained, data_dir):
 
 def test_unlabelled_split(tmp_path, trained, data_dir):
   """STARSS23 'eval' audio has no metadata: predicted, never scored."""
-  out = subprocess.run(
-      [
-          sys.executable,
-          '-m',
-          'seld_jax.evaluate',
-          '--config',
-          str(REPO / 'configs' / 'test.py'),
-          '--workdir',
-          str(trained),
-          '--split',
-          'eval',
-          '--config.dataset=starss23/foa',
-          f'--config.data_dir={data_dir}',
-          '--config.eval_batch_size=4',
-      ],
-      env=_env(),
-      cwd=REPO,
-      timeout=600,
-      capture_output=True,
-      text=True,
-      check=True,
-  )
+  out = _evaluate(trained, data_dir, '--split', 'eval')
   assert 'without labels (e.g. eval/mix001)' in out.stdout
   assert 'nothing scored' in out.stdout
   folder = trained / 'eval' / 'eval'
