@@ -125,7 +125,7 @@ def view_labels(
     (decided before folding: a source behind the camera is off-screen).
   """
   _check_fov(hfov, vfov)
-  relative = (table.azimuth - yaw + 180.0) % 360.0 - 180.0
+  relative = table.azimuth - yaw  # on_screen and fold_azimuth wrap it
   visible = on_screen(relative, table.elevation, hfov, vfov)
   return table.replace(
       azimuth=fold_azimuth(relative),
@@ -156,7 +156,7 @@ def perspective_frames(
   frames = np.asarray(frames)
   if frames.ndim != 4:
     raise ValueError(
-        f'perspective_frames: expected [T, H, W, C] frames, got shape'
+        'perspective_frames: expected [T, H, W, C] frames, got shape'
         f' {frames.shape}.'
     )
   _check_fov(hfov, vertical_fov(hfov, width, height))

@@ -123,6 +123,11 @@ class SyntheticSeldConfig(tfds.core.BuilderConfig):
     )
 
   @property
+  def stored_format(self) -> str:
+    """The audio format of the records ('stereo' for a stereo view)."""
+    return 'stereo' if self.stereo_view else self.audio_format
+
+  @property
   def num_channels(self) -> int:
     return 2 if self.stereo_view else NUM_CHANNELS
 
@@ -221,7 +226,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             LABEL_RATE,
             cfg.metadata_format,
             dataset=DATASET,
-            audio_format='stereo' if cfg.stereo_view else cfg.audio_format,
+            audio_format=cfg.stored_format,
             synth_config=synth,
         ),
         supervised_keys=None,
@@ -308,7 +313,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 'dataset': DATASET,
                 'fold': job.fold,
                 'room': job.room,
-                'format': 'stereo' if cfg.stereo_view else cfg.audio_format,
+                'format': cfg.stored_format,
                 'split_folder': job.subdir,
                 'labeled': True,
                 # The int16 samples a PCM_16 wav of the scene would hold.

@@ -33,6 +33,7 @@ import soundfile
 
 from seld_jax import events as events_lib
 from seld_jax import formats
+from seld_jax import stereo_view
 
 # The frame rate of the dummy videos: NTSC 29.97 fps, as STARSS23's.
 VIDEO_FPS = 30000 / 1001
@@ -210,8 +211,7 @@ def write_starss_layout(
     if 'elevation' not in spec.columns and 'ele' not in spec.columns:
       # Stereo (DCASE2025): azimuth folded to the front, no elevation, and an
       # on-screen flag.
-      azi = table.azimuth
-      azi = np.where(np.abs(azi) > 90, np.sign(azi) * 180 - azi, azi)
+      azi = stereo_view.fold_azimuth(table.azimuth)
       onscreen = (np.abs(azi) < 45).astype(np.int8)
       table = table.replace(
           azimuth=azi, elevation=np.zeros(len(table)), onscreen=onscreen
