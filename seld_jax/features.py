@@ -278,7 +278,8 @@ def _frames(x, n_fft, hop_length, win_length, center, pad_mode, num_frames):
   Frame t holds padded samples `[t * hop + lpad, t * hop + lpad + win)`, the
   support of the window inside the n_fft frame; lpad = (n_fft - win) // 2.
   The frames are cut as `k = ceil(win / hop)` shifted views of the audio
-  reshaped into hop-sized blocks (no gather).
+  reshaped into hop-sized blocks (no gather: a gather made the features
+  faster alone but the whole jitted train step slower).
   """
   if center:
     p = n_fft // 2
@@ -293,9 +294,12 @@ def _frames(x, n_fft, hop_length, win_length, center, pad_mode, num_frames):
   blocks = x[..., lpad:end].reshape(
       x.shape[:2] + (num_frames + k - 1, hop_length)
   )
-  frames = jnp.concatenate(
-      [blocks[..., j : j + num_frames, :] for j in range(k)], axis=-1
-  )
+  # Stacked on a new axis, then merged: XLA:CPU copies this ~6x faster than
+  # the same frames concatenated along the last axis (5 vs 35 ms for a
+  # batch of 8 5-s FOA windows).
+  frames = jnp.stack(
+      [blocks[..., j : j + num_frames, :] for j in range(k)], axis=-2
+  ).reshape(x.shape[:2] + (num_frames, k * hop_length))
   return frames[..., :win_length]
 
 

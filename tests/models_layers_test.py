@@ -1,0 +1,97 @@
+"""Tests for seld_jax.models.layers: the convolution and pooling kernels."""
+
+from flax import nnx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from seld_jax.models import layers
+
+_NHWC = ('NHWC', 'HWIO', 'NHWC')
+
+
+def _reference_conv(x, w, padding=((1, 1), (1, 1)), strides=(1, 1)):
+  return jax.lax.conv_general_dilated(
+      x, w, strides, padding, dimension_numbers=_NHWC
+  )
+
+
+def _im2col(x, w, padding=((1, 1), (1, 1)), strides=(1, 1)):
+  numbers = jax.lax.conv_dimension_numbers(x.shape, w.shape, _NHWC)
+  return layers.im2col_conv(x, w, strides, padding, dimension_numbers=numbers)
+
+
+@pytest.mark.parametrize(
+    'kernel,padding',
+    [
+        ((3, 3), ((1, 1), (1, 1))),
+        ((3, 5), ((1, 1), (2, 2))),
+        ((2, 3), ((0, 1), (1, 1))),
+    ],
+)
+def test_im2col_conv_equals_lax_conv(kernel, padding):
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.standard_normal((2, 11, 9, 7), np.float32))
+  w = jnp.asarray(rng.standard_normal(kernel + (7, 5), np.float32))
+  got = _im2col(x, w, padding)
+  want = _reference_conv(x, w, padding)
+  assert got.shape == want.shape
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+def test_im2col_conv_gradients_equal_lax_conv():
+  rng = np.random.default_rng(1)
+  x = jnp.asarray(rng.standard_normal((3, 10, 8, 4), np.float32))
+  w = jnp.asarray(rng.standard_normal((3, 3, 4, 6), np.float32))
+  g = jnp.asarray(rng.standard_normal((3, 10, 8, 6), np.float32))
+
+  def grads(conv):
+    return jax.grad(lambda x, w: jnp.sum(conv(x, w) * g), argnums=(0, 1))(x, w)
+
+  for got, want in zip(grads(_im2col), grads(_reference_conv)):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+def test_im2col_conv_falls_back_for_strides():
+  rng = np.random.default_rng(2)
+  x = jnp.asarray(rng.standard_normal((1, 9, 9, 3), np.float32))
+  w = jnp.asarray(rng.standard_normal((3, 3, 3, 2), np.float32))
+  got = _im2col(x, w, strides=(2, 2))
+  want = _reference_conv(x, w, strides=(2, 2))
+  assert got.shape == (1, 5, 5, 2)
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize('in_channels', [7, 64])
+def test_conv_block_kernel_choice_and_output(in_channels):
+  block = layers.ConvBlock(in_channels, 8, (5, 4), 0.0, rngs=nnx.Rngs(0))
+  uses_im2col = block.conv.conv_general_dilated is layers.im2col_conv
+  assert uses_im2col == (in_channels <= layers.IM2COL_MAX_CHANNELS)
+  x = jnp.asarray(
+      np.random.default_rng(3).standard_normal((2, 20, 16, in_channels))
+  ).astype(jnp.float32)
+  block.eval()
+  y = block(x)
+  # Eval-mode BatchNorm with fresh statistics is the identity (up to eps).
+  conv = _reference_conv(x, block.conv.kernel[...]) + block.conv.bias[...]
+  pooled = jnp.max(conv.reshape(2, 4, 5, 4, 4, 8), axis=(2, 4))
+  want = jax.nn.relu(pooled / np.sqrt(1.0 + 1e-5))
+  np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
+
+
+def test_pool2d_equals_reduce_window_floor_mode():
+  x = jnp.asarray(
+      np.random.default_rng(4).standard_normal((2, 11, 9, 3), np.float32)
+  )
+  got = layers.pool2d(x, (5, 4))
+  want = jax.lax.reduce_window(
+      x[:, :10, :8], -jnp.inf, jax.lax.max, (1, 5, 4, 1), (1, 5, 4, 1), 'VALID'
+  )
+  np.testing.assert_array_equal(got, want)
+  avg = layers.pool2d(x, (5, 4), 'avg')
+  np.testing.assert_allclose(
+      avg, x[:, :10, :8].reshape(2, 2, 5, 2, 4, 3).mean(axis=(2, 4)), rtol=1e-6
+  )
+  with pytest.raises(ValueError, match='larger than the input'):
+    layers.pool2d(x, (12, 1))
