@@ -23,6 +23,12 @@
 
 Variants (VARIANTS): 'conformer' (AV-Conformer fusion), 'cmaf' (cross-modal
 attentive fusion), 'audio_only' (the same audio encoder and head, no video).
+Suffixes: '_blind' (e.g. 'cmaf_blind') is the audio-only control of the same
+size, the video zeroed after the front end; '_cpu' (e.g.
+'conformer_blind_cpu') shrinks every width to one that trains in minutes on
+a 2-core CPU (audio CNN 32-64-64-64, Conformer 64, 2 + 2 layers, frames
+resized to 32x64 through a 3-block CNN whose 4x8 map is kept whole, as the
+DCASE2024 AV baseline's CPU config) with 2-s windows.
 As in the paper, the audio encoder can be pre-trained on audio-only SELD and
 loaded into the AV models: `init_from` copies every variable whose name and
 shape match (the encoder, `audio_encoder.*` and `audio_norm`; the head
@@ -41,13 +47,24 @@ import ml_collections
 
 from configs import default
 
-VARIANTS = ('conformer', 'cmaf', 'audio_only')
+FUSIONS = ('conformer', 'cmaf', 'audio_only')
+VARIANTS = tuple(
+    f + blind + cpu
+    for f in FUSIONS
+    for blind in ('', '_blind')
+    for cpu in ('', '_cpu')
+    if not (f == 'audio_only' and blind)
+)
 
 
 def get_config(arg: str = 'conformer'):
   """AV-Conformer ('conformer'), CMAF ('cmaf') or the audio-only model."""
   if arg not in VARIANTS:
     raise ValueError(f'arg must be one of {VARIANTS}, got {arg!r}.')
+  cpu = arg.endswith('_cpu')
+  arg = arg.removesuffix('_cpu')
+  blind = arg.endswith('_blind')
+  arg = arg.removesuffix('_blind')
   config = default.get_config()
   config.dataset = 'synthetic_seld/foa_video'
   config.features = 'foa_logmel_iv'
@@ -78,6 +95,29 @@ def get_config(arg: str = 'conformer'):
         dict(name='small_cnn', pooling='avg', channels=(16, 32, 64, 128))
     )
   config.visual_embeddings = ''
+
+  if blind:
+    kw.blind = True
+  if cpu:
+    kw.audio_channels = (32, 64, 64, 64)
+    kw.audio_layers = 2
+    kw.visual_width = 64
+    kw.fusion_layers = 2
+    kw.num_heads = 4
+    kw.ffn_dim = 128
+    kw.kernel_size = 31
+    kw.fnn_size = 64
+    if arg != 'audio_only':
+      kw.visual_frontend = ml_collections.ConfigDict(
+          dict(
+              name='small_cnn',
+              pooling='none',
+              channels=(16, 32, 32),
+              resize=(32, 64),
+          )
+      )
+    config.window_seconds = 2.0
+    config.eval_hop_seconds = 2.0
 
   config.optimizer = 'adamw'
   config.weight_decay = 1e-2

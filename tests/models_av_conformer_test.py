@@ -347,12 +347,77 @@ def test_configs_output_label_frames(arg):
   model = nnx.eval_shape(lambda: train_step.create_model(config, shape))
   model.eval()
   feats = jax.ShapeDtypeStruct((1,) + shape, jnp.float32)
+  num_frames = int(round(config.window_seconds * config.label_rate))
   if config.visual:
     frames = jax.ShapeDtypeStruct(
-        (1, 50) + tuple(config.model_kwargs.visual_size) + (3,), jnp.uint8
+        (1, num_frames) + tuple(config.model_kwargs.visual_size) + (3,),
+        jnp.uint8,
     )
     out = nnx.eval_shape(lambda m, x, v: m(x, v), model, feats, frames)
   else:
     out = nnx.eval_shape(lambda m, x: m(x), model, feats)
-  assert out.shape == (1, 50, 117)
-  assert model.fusion == ('none' if arg == 'audio_only' else arg)
+  assert out.shape == (1, num_frames, 117)
+  fusion = arg.removesuffix('_cpu').removesuffix('_blind')
+  assert model.fusion == ('none' if fusion == 'audio_only' else fusion)
+  assert model.blind == ('_blind' in arg)
+  assert (num_frames == 20) == arg.endswith('_cpu')
+
+
+def _config_num_params(arg):
+  config = av_conformer_synthetic.get_config(arg)
+  shape = train_step.feature_spec(config, None).shape(
+      int(round(config.window_seconds * config.sample_rate))
+  )
+  return _num_params(
+      nnx.eval_shape(lambda: train_step.create_model(config, shape))
+  )
+
+
+def test_cpu_configs_sizes_and_blind_controls_match():
+  # The blind controls have exactly the AV model's parameters; the CPU
+  # widths shrink every model.
+  sizes = {
+      arg: _config_num_params(arg)
+      for arg in (
+          'conformer_cpu',
+          'conformer_blind_cpu',
+          'cmaf_cpu',
+          'cmaf_blind_cpu',
+          'audio_only_cpu',
+          'conformer',
+      )
+  }
+  assert sizes['conformer_cpu'] == sizes['conformer_blind_cpu']
+  assert sizes['cmaf_cpu'] == sizes['cmaf_blind_cpu']
+  assert sizes['audio_only_cpu'] < sizes['cmaf_cpu'] < sizes['conformer_cpu']
+  assert sizes['conformer_cpu'] < sizes['conformer'] // 20
+
+
+def test_blind_model_ignores_the_video():
+  model = av_conformer.AVConformer(
+      7,
+      16,
+      13,
+      fusion='cmaf',
+      visual_dim=32,
+      audio_channels=(8, 16),
+      t_pool=(1, 5),
+      f_pool=(2, 2),
+      audio_layers=1,
+      visual_width=16,
+      fusion_layers=1,
+      num_heads=2,
+      ffn_dim=32,
+      kernel_size=3,
+      fnn_size=16,
+      blind=True,
+      rngs=nnx.Rngs(0),
+  )
+  model.eval()
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(2, 7, 50, 16)), jnp.float32)
+  v1 = jnp.asarray(rng.normal(size=(2, 10, 32)), jnp.float32)
+  v2 = jnp.asarray(rng.normal(size=(2, 10, 32)), jnp.float32)
+  np.testing.assert_array_equal(model(x, v1), model(x, v2))
+  with pytest.raises(ValueError, match='blind needs a fusion'):
+    av_conformer.AVConformer(fusion='none', blind=True, rngs=nnx.Rngs(0))

@@ -252,6 +252,7 @@ class AVConformer(nnx.Module):
       cmaf_ffn_mult: int = 4,
       fnn_size: int = 128,
       dropout: float = 0.1,
+      blind: bool = False,
       dtype=None,
       rngs: nnx.Rngs,
   ):
@@ -287,6 +288,10 @@ class AVConformer(nnx.Module):
       cmaf_ffn_mult: feed-forward expansion of the CMAF layers.
       fnn_size: hidden width of the head.
       dropout: dropout everywhere.
+      blind: the audio-only control with the same parameters: the visual
+        input is zeroed after the front end, so the fusion sees a constant
+        visual stream (for measuring what the video adds at equal size and
+        number of steps).
       dtype: computation dtype.
       rngs: initialisation and dropout.
     """
@@ -296,11 +301,14 @@ class AVConformer(nnx.Module):
       )
     if fusion not in FUSIONS:
       raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}.')
+    if blind and fusion == 'none':
+      raise ValueError("blind needs a fusion; fusion='none' has no video.")
     self.in_channels = in_channels
     self.num_freq_bins = num_freq_bins
     self.num_classes = num_classes
     self.output = output
     self.fusion = fusion
+    self.blind = bool(blind)
     self.dtype = dtype
     kw = dict(rngs=rngs, dtype=dtype)
     freq_out = num_freq_bins
@@ -386,6 +394,8 @@ class AVConformer(nnx.Module):
     v = av_baseline.visual_sequence(
         visual, self.visual_frontend, self.visual_dim, num_frames, self.dtype
     )
+    if self.blind:
+      v = jnp.zeros_like(v)
     v = self.visual_proj(v)
     for block in self.visual_conformer:
       v = block(v)
