@@ -126,7 +126,8 @@ _WORKER = flags.DEFINE_string(
 )
 
 MODEL_CONFIGS = {
-    'crnn': 'configs.default',
+    # The DCASE2023 baseline on 5-s windows (the PyTorch reference's input).
+    'crnn': 'configs.default:five_second_config',
     'conformer': 'configs.conformer_synthetic',
     # The DCASE2024 AV baseline with its small-CNN front end on raw frames
     # (64x128, one per label frame), the visual encoder inside the step.
@@ -139,7 +140,13 @@ NUM_CLASSES = 13
 def _get_config(model: str):
   if model not in MODEL_CONFIGS:
     raise ValueError(f'Unknown model {model!r}; known: {sorted(MODEL_CONFIGS)}')
-  return importlib.import_module(MODEL_CONFIGS[model]).get_config()
+  return load_config(MODEL_CONFIGS[model])
+
+
+def load_config(name: str):
+  """`module[:function]` (default function `get_config`) -> its config."""
+  module, _, function = name.partition(':')
+  return getattr(importlib.import_module(module), function or 'get_config')()
 
 
 def _peak_rss_mb() -> float:

@@ -52,7 +52,7 @@ def get_config(arg: str = 'full'):
   if arg not in VARIANTS:
     raise ValueError(f'arg must be one of {VARIANTS}, got {arg!r}.')
   config = dcase_baseline.dcase2025_recipe(
-      default.get_config(), 'dcase2025_stereo/stereo_video'
+      default.five_second_config(), 'dcase2025_stereo/stereo_video'
   )
   config.model = 'asma_seld'
 

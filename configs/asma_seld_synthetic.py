@@ -43,7 +43,7 @@ def get_config(arg: str = 'full'):
     raise ValueError(f'arg must be one of {VARIANTS}, got {arg!r}.')
   config = asma_seld.get_config('full' if arg == 'blind' else arg)
   config.dataset = 'synthetic_seld/stereo_video'
-  recipe = default.get_config()
+  recipe = default.five_second_config()
   for name in (
       'batch_size',
       'eval_batch_size',

@@ -27,7 +27,7 @@ from seld_jax import augment
 
 def get_config():
   """The default configuration with augmentation on."""
-  config = default.get_config()
+  config = default.five_second_config()
   config.augment = augment.default_config()
   # One of the 8 FOA rotation/reflection patterns (Wang et al.) per window.
   config.augment.acs = 'foa8'

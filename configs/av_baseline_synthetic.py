@@ -38,7 +38,7 @@ def get_config(arg: str = 'small_cnn'):
   """The 2024 AV baseline; `arg` picks the visual front end (VARIANTS)."""
   if arg not in VARIANTS:
     raise ValueError(f'arg must be one of {VARIANTS}, got {arg!r}.')
-  config = default.get_config()
+  config = default.five_second_config()
   config.dataset = 'synthetic_seld/foa_video'
   config.features = 'foa_logmel_iv'
   config.model = 'av_seld_crnn'

@@ -23,7 +23,7 @@ from configs import default
 
 def get_config():
   """ResNet-Conformer, FOA log-mel + IV, multi-ACCDOA / ADPIT."""
-  config = default.get_config()
+  config = default.five_second_config()
   config.dataset = 'synthetic_seld/foa'
   config.features = 'foa_logmel_iv'
   config.model = 'resnet_conformer'

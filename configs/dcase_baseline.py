@@ -46,7 +46,7 @@ def get_config(arg: str = 'foa'):
   """The baseline variant `arg` (one of VARIANTS)."""
   if arg not in VARIANTS:
     raise ValueError(f'arg must be one of {VARIANTS}, got {arg!r}.')
-  config = default.get_config()
+  config = default.five_second_config()
   if arg in ('mic_gcc', 'salsa_lite'):
     config.dataset = 'synthetic_seld/mic'
     config.features = 'mic_logmel_gcc' if arg == 'mic_gcc' else 'salsa_lite'

@@ -41,7 +41,7 @@ _PREVIOUS = {'doa': 'sed', 'align': 'doa', 'finetune': 'doa'}
 
 
 def base_config() -> ml_collections.ConfigDict:
-  config = default.get_config()
+  config = default.five_second_config()
   config.dataset = 'synthetic_seld/foa'
   config.features = 'foa_logmel_iv'  # 4 log-mel + 3 intensity channels
   config.model = 'general'

@@ -27,7 +27,7 @@ from configs import default
 
 def get_config():
   """SELDnet on synthetic_seld/foa."""
-  config = default.get_config()
+  config = default.five_second_config()
   config.dataset = 'synthetic_seld/foa'
   config.features = 'magnitude_phase'
   config.feature_params.n_fft = 1024

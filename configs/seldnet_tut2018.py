@@ -38,7 +38,7 @@ _WINDOW_SECONDS = 512 * 512 / 44100
 
 def get_config():
   """SELDnet on TUT Sound Events 2018 ANSYN."""
-  config = default.get_config()
+  config = default.five_second_config()
   config.dataset = 'tut_sound_events_2018/ansyn'
   config.train_split = 'ov1_split1_train'
   config.eval_split = 'ov1_split1_test'

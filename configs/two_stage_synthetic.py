@@ -36,7 +36,7 @@ STAGES = ('stage1', 'stage2')
 
 def base_config() -> ml_collections.ConfigDict:
   """What both stages share."""
-  config = default.get_config()
+  config = default.five_second_config()
   config.dataset = 'synthetic_seld/mic'
   config.features = 'mic_logmel_gcc'
   config.model = 'two_stage'

@@ -12,8 +12,9 @@ def test_summary_of_the_default_model():
   text = summary.summarize(default.get_config())
   lines = text.splitlines()
   assert lines[-1] == 'params: 737141'
-  assert 'features [B, 7, 250, 64]' in text
-  assert 'output: multi_accdoa [B, 50, 117]' in text
+  # The default recipe's 1.2-s windows: 60 feature frames, 12 label frames.
+  assert 'features [B, 7, 60, 64]' in text
+  assert 'output: multi_accdoa [B, 12, 117]' in text
   assert any(l.startswith('gru ') and l.endswith('494,592') for l in lines)
 
 
