@@ -27,8 +27,9 @@ The variants are `configs/asma_seld.py`'s ('full', 'no_phase', 'no_se',
 the full model's parameters (the video zeroed before the fusion). The
 video is read raw and embedded by a small CNN trained with the model (the
 official ResNet-50 channel-mean input needs pretrained weights), and the
-recipe is the CPU one of `configs/default.py` (batch 8 of 5-s windows, Adam
-2e-3 with warmup and cosine decay) instead of DCASE2025's batch 256.
+recipe is the CPU one of `default.five_second_config()` (batch 8 of 5-s
+windows, Adam 2e-3 with warmup and cosine decay) instead of DCASE2025's
+batch 256.
 """
 
 from configs import asma_seld
