@@ -96,8 +96,7 @@ def get_config(arg: str = 'conformer'):
     )
   config.visual_embeddings = ''
 
-  if blind:
-    kw.blind = True
+  kw.blind = blind
   if cpu:
     kw.audio_channels = (32, 64, 64, 64)
     kw.audio_layers = 2

@@ -400,18 +400,9 @@ def test_blind_model_ignores_the_video():
       13,
       fusion='cmaf',
       visual_dim=32,
-      audio_channels=(8, 16),
-      t_pool=(1, 5),
-      f_pool=(2, 2),
-      audio_layers=1,
-      visual_width=16,
-      fusion_layers=1,
-      num_heads=2,
-      ffn_dim=32,
-      kernel_size=3,
-      fnn_size=16,
       blind=True,
       rngs=nnx.Rngs(0),
+      **_TINY,
   )
   model.eval()
   rng = np.random.default_rng(0)
