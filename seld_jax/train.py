@@ -24,8 +24,10 @@ The run directory holds everything needed to resume, evaluate and infer:
 
 Re-running the same command resumes from the latest checkpoint (the data
 iterator included, so the resumed run sees the batches an uninterrupted run
-would). SIGTERM saves a checkpoint before exiting; a non-finite loss stops
-the run with an error naming the step, without saving the broken state.
+would); a resume with another recipe (`RESUME_FIXED_KEYS`) than config.json
+records is refused. SIGTERM saves a checkpoint before exiting; a non-finite
+loss stops the run with an error naming the step, without saving the broken
+state.
 
 Audio-visual runs (`config.visual`, see `input_pipeline`) batch the video
 frames or the rows of an embedding store with the audio; config.json then
@@ -171,6 +173,79 @@ def _with_recorded_store(config, workdir: str):
   if not recorded:
     return config
   return with_overrides(config, visual_store=recorded)
+
+
+# Fields that fix what the checkpointed state means: a resumed run with
+# another value would continue a different model, optimizer or data.
+RESUME_FIXED_KEYS = (
+    'dataset',
+    'sample_rate',
+    'num_classes',
+    'label_rate',
+    'features',
+    'feature_params',
+    'normalize',
+    'model',
+    'model_kwargs',
+    'target',
+    'optimizer',
+    'visual',
+)
+
+
+def config_changes(
+    recorded: dict[str, Any], config: ml_collections.ConfigDict
+) -> tuple[list[str], list[str]]:
+  """Top-level fields of `config` that differ from a recorded config.json.
+
+  Args:
+    recorded: the parsed config.json of an earlier start of the run.
+    config: the config of this start.
+
+  Returns:
+    (fixed, other): the differing keys of `RESUME_FIXED_KEYS` and the
+    other differing keys, each sorted.
+  """
+  now = json.loads(config.to_json_best_effort())
+  keys = sorted(set(recorded) | set(now))
+  changed = [k for k in keys if recorded.get(k) != now.get(k)]
+  fixed = [k for k in changed if k in RESUME_FIXED_KEYS]
+  return fixed, [k for k in changed if k not in RESUME_FIXED_KEYS]
+
+
+def check_resume_config(
+    recorded: dict[str, Any] | None, config: ml_collections.ConfigDict, step
+) -> None:
+  """Refuses to resume another recipe; warns about changed settings.
+
+  Args:
+    recorded: config.json of the run as it was last started (None: none).
+    config: this start's config.
+    step: the checkpoint step being resumed.
+
+  Raises:
+    ValueError: a `RESUME_FIXED_KEYS` field changed.
+  """
+  if recorded is None:
+    return
+  fixed, other = config_changes(recorded, config)
+  if fixed:
+    raise ValueError(
+        f'The run directory holds a checkpoint at step {step} of another '
+        f'recipe: {", ".join(f"{k}={recorded.get(k)!r}" for k in fixed)} in '
+        'its config.json, now '
+        + ', '.join(f'{k}={config.get(k)!r}' for k in fixed)
+        + '. Use a new --workdir (or --config.init_from to start from its '
+        'weights).'
+    )
+  if other:
+    logging.warning(
+        'Resuming step %d with changed settings: %s.',
+        step,
+        ', '.join(
+            f'{k}: {recorded.get(k)!r} -> {config.get(k)!r}' for k in other
+        ),
+    )
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
@@ -372,6 +447,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       num_channels=train_shard.num_channels,
       **visual_facts(config, train_shard),
   )
+  config_path = pathlib.Path(workdir) / CONFIG_FILE
+  recorded = (
+      json.loads(config_path.read_text()) if config_path.exists() else None
+  )
+  ckpt = checkpointing.Checkpointer(
+      os.path.join(workdir, CHECKPOINT_DIR),
+      keep_latest=config.get('keep_checkpoints', 2),
+      best_metric=config.get('best_metric'),
+      best_mode=config.get('best_mode', 'min'),
+  )
+  start = ckpt.latest_step() or 0
+  if start:
+    try:
+      check_resume_config(recorded, config, start)
+    except ValueError:
+      ckpt.close()
+      raise
   save_config(config, workdir)
   run = build(config, workdir, mesh, shard=train_shard)
   model_def, state = run.model_def, run.state
@@ -398,13 +490,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 
   # Checkpoints: resume from the latest
   # ---------------------------------------------------------------------------
-  ckpt = checkpointing.Checkpointer(
-      os.path.join(workdir, CHECKPOINT_DIR),
-      keep_latest=config.get('keep_checkpoints', 2),
-      best_metric=config.get('best_metric'),
-      best_mode=config.get('best_mode', 'min'),
-  )
-  start = ckpt.latest_step() or 0
   if start:
     logging.info('Resuming from step %d.', start)
     state = ckpt.restore(

@@ -8,6 +8,7 @@ on it.
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -166,6 +167,56 @@ def test_resume_after_sigkill_matches_uninterrupted(
       _flat(_params(trained, 8)), _flat(_params(run, 8)), strict=True
   ):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_resume_refuses_another_recipe(tmp_path, data_dir, trained):
+  run = tmp_path / 'other'
+  shutil.copytree(trained, run)
+  recorded = (run / 'config.json').read_text()
+  steps = sorted(p.name for p in (run / 'checkpoints').iterdir())
+  out = _run(
+      run,
+      data_dir,
+      *_STEPS,
+      '--config.model_kwargs.rnn_size=32',
+      check=False,
+  )
+  assert out.returncode != 0
+  assert 'holds a checkpoint at step 8 of another recipe' in out.stderr
+  assert 'model_kwargs' in out.stderr
+  # Nothing of the run was touched.
+  assert (run / 'config.json').read_text() == recorded
+  assert sorted(p.name for p in (run / 'checkpoints').iterdir()) == steps
+
+
+def test_config_changes_splits_fixed_from_other_fields():
+  import ml_collections  # pylint: disable=g-import-not-at-top
+
+  from seld_jax import train  # pylint: disable=g-import-not-at-top
+
+  config = ml_collections.ConfigDict({
+      'model': 'seld_crnn',
+      'model_kwargs': {'rnn_size': 16},
+      'learning_rate': 1e-3,
+      'num_train_steps': 10,
+      'window_seconds': 1.0,
+  })
+  recorded = json.loads(config.to_json_best_effort())
+  assert train.config_changes(recorded, config) == ([], [])
+  train.check_resume_config(recorded, config, 5)  # unchanged: no error
+  train.check_resume_config(None, config, 5)  # nothing recorded
+  changed = train.with_overrides(
+      config, learning_rate=2e-3, num_train_steps=20, extra=1
+  )
+  assert train.config_changes(recorded, changed) == (
+      [],
+      ['extra', 'learning_rate', 'num_train_steps'],
+  )
+  train.check_resume_config(recorded, changed, 5)  # a warning only
+  changed.model_kwargs.rnn_size = 32
+  assert train.config_changes(recorded, changed)[0] == ['model_kwargs']
+  with pytest.raises(ValueError, match=r"model_kwargs=\{'rnn_size': 16\}"):
+    train.check_resume_config(recorded, changed, 5)
 
 
 def _evaluate(workdir, data_dir, *extra):
