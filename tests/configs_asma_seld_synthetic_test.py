@@ -32,6 +32,7 @@ from configs import asma_seld_synthetic
 from seld_jax import formats
 from seld_jax import train
 from seld_jax import train_step
+from seld_jax.testing import tiny_runs
 
 DATASET = 'synthetic_seld/stereo_video_tiny'
 
@@ -107,27 +108,9 @@ def data_dir(stereo_video_tiny_dir):
 
 
 def test_train_and_evaluate(data_dir, tmp_path):
-  config = asma_seld_synthetic.get_config('full')
-  config.dataset = DATASET
-  config.data_dir = data_dir
-  config.window_seconds = 1.0
-  config.eval_hop_seconds = 1.0
-  config.batch_size = 4
-  config.eval_batch_size = 4
-  config.model_kwargs.update(
-      conv_channels=4,
-      rnn_size=8,
-      num_heads=2,
-      fnn_size=8,
-      num_decoder_layers=1,
-      decoder_heads=2,
-      decoder_ffn_dim=8,
+  config = tiny_runs.shrink_av_run(
+      asma_seld_synthetic.get_config('full'), data_dir, dataset=DATASET
   )
-  config.model_kwargs.visual_frontend.channels = (4, 8)
-  config.num_train_steps = 2
-  config.log_every_steps = 2
-  config.eval_every_steps = 2
-  config.checkpoint_every_steps = 2
   workdir = tmp_path / 'run'
   result = train.train_and_evaluate(config, workdir)
   assert result['metric'] == 'dcase2025' and result['files'] == 2

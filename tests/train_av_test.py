@@ -24,6 +24,7 @@ from seld_jax import records
 from seld_jax import train
 from seld_jax import train_step
 from seld_jax.synth import video as video_lib
+from seld_jax.testing import tiny_runs
 
 DATASET = 'synthetic_seld/foa_video_tiny'
 
@@ -34,29 +35,11 @@ def data_dir(foa_video_tiny_dir):
 
 
 def _config(data_dir, visual, **overrides):
-  config = av_baseline_synthetic.get_config()
-  config.dataset = DATASET
-  config.data_dir = data_dir
-  config.visual = visual
-  config.window_seconds = 1.0
-  config.eval_hop_seconds = 1.0
-  config.batch_size = 4
-  config.eval_batch_size = 4
-  config.model_kwargs.update(
-      conv_channels=4,
-      rnn_size=8,
-      num_heads=2,
-      fnn_size=8,
-      num_decoder_layers=1,
-      decoder_heads=2,
-      decoder_ffn_dim=8,
+  config = tiny_runs.shrink_av_run(
+      av_baseline_synthetic.get_config(), data_dir, dataset=DATASET
   )
-  config.model_kwargs.visual_frontend.channels = (4, 8)
+  config.visual = visual
   config.model_kwargs.visual_frontend.pooling = 'avg'  # 8 values per frame
-  config.num_train_steps = 2
-  config.log_every_steps = 2
-  config.eval_every_steps = 2
-  config.checkpoint_every_steps = 2
   config.update(overrides)
   return config
 
