@@ -160,19 +160,22 @@ def visual_facts(config, shard: input_pipeline.Shard) -> dict[str, Any]:
   return {'visual_frame_shape': list(meta['frame_shape']), 'visual_store': meta}
 
 
-def _with_recorded_store(config, workdir: str):
+def _recorded_config(workdir: str) -> dict[str, Any] | None:
+  """The config.json a previous start of the run wrote, if any."""
+  path = pathlib.Path(workdir) / CONFIG_FILE
+  return json.loads(path.read_text()) if path.exists() else None
+
+
+def _with_recorded_store(config, recorded: dict[str, Any] | None):
   """`config` with the `visual_store` a previous start recorded, if any."""
   if (config.get('visual', '') or '') != 'embeddings':
     return config
   if config.get('visual_store', None):
     return config
-  path = pathlib.Path(workdir) / CONFIG_FILE
-  if not path.exists():
+  store = (recorded or {}).get('visual_store', None)
+  if not store:
     return config
-  recorded = json.loads(path.read_text()).get('visual_store', None)
-  if not recorded:
-    return config
-  return with_overrides(config, visual_store=recorded)
+  return with_overrides(config, visual_store=store)
 
 
 # Fields that fix what the checkpointed state means: a resumed run with
@@ -439,17 +442,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     )
   # A resumed run checks its embedding store against the one it started
   # with (config.json), not only against what the flags say.
-  config = _with_recorded_store(config, workdir)
+  recorded = _recorded_config(workdir)
+  config = _with_recorded_store(config, recorded)
   # The run's config as inference needs it: with the audio channel count
   # and the visual input's facts.
   config = with_overrides(
       config,
       num_channels=train_shard.num_channels,
       **visual_facts(config, train_shard),
-  )
-  config_path = pathlib.Path(workdir) / CONFIG_FILE
-  recorded = (
-      json.loads(config_path.read_text()) if config_path.exists() else None
   )
   ckpt = checkpointing.Checkpointer(
       os.path.join(workdir, CHECKPOINT_DIR),
