@@ -95,3 +95,96 @@ def test_pool2d_equals_reduce_window_floor_mode():
   )
   with pytest.raises(ValueError, match='larger than the input'):
     layers.pool2d(x, (12, 1))
+
+
+def _batch_norm(channels, rng):
+  bn = nnx.BatchNorm(channels, momentum=0.9, epsilon=1e-5, rngs=nnx.Rngs(0))
+  # Scales of both signs: a negative scale turns the max into a min.
+  bn.scale[...] = jnp.asarray(rng.standard_normal(channels), jnp.float32)
+  bn.bias[...] = jnp.asarray(rng.standard_normal(channels), jnp.float32)
+  bn.mean[...] = jnp.asarray(rng.standard_normal(channels), jnp.float32)
+  bn.var[...] = jnp.asarray(rng.uniform(0.5, 2, channels), jnp.float32)
+  return bn
+
+
+@pytest.mark.parametrize('pool', [(5, 4), (1, 2), (2, 3), (1, 1)])
+@pytest.mark.parametrize('train', [True, False])
+def test_batch_norm_max_pool_equals_pool_of_batch_norm(pool, train):
+  rng = np.random.default_rng(1)
+  bn = _batch_norm(6, rng)
+  assert float(jnp.min(bn.scale[...])) < 0 < float(jnp.max(bn.scale[...]))
+  if not train:
+    bn.eval()
+  fused = nnx.clone(bn)
+  x = jnp.asarray(rng.standard_normal((3, 11, 13, 6)) * 2 + 0.5, jnp.float32)
+  want = layers.pool2d(bn(x), pool)
+  got = layers.batch_norm_max_pool(fused, x, pool)
+  assert got.shape == want.shape
+  # The same floating-point values, not only close ones.
+  np.testing.assert_array_equal(got, want)
+  # The same running statistics afterwards (updated only in training).
+  np.testing.assert_array_equal(fused.mean[...], bn.mean[...])
+  np.testing.assert_array_equal(fused.var[...], bn.var[...])
+  moved = float(
+      jnp.max(
+          jnp.abs(
+              fused.mean[...]
+              - _batch_norm(6, np.random.default_rng(1)).mean[...]
+          )
+      )
+  )
+  assert (moved > 0) == train
+
+  graph, params, rest = nnx.split(bn, nnx.Param, ...)
+
+  def loss(params, x, fn):
+    model = nnx.merge(graph, params, rest, copy=True)
+    return jnp.sum(jnp.sin(fn(model, x)))
+
+  def reference(m, x):
+    return layers.pool2d(m(x), pool)
+
+  def fused_fn(m, x):
+    return layers.batch_norm_max_pool(m, x, pool)
+
+  want_grads = jax.grad(loss, argnums=(0, 1))(params, x, reference)
+  got_grads = jax.grad(loss, argnums=(0, 1))(params, x, fused_fn)
+  for w, g in zip(jax.tree.leaves(want_grads), jax.tree.leaves(got_grads)):
+    np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('train', [True, False])
+def test_batch_norm_max_pool_with_shift_equals_normalising_the_sum(train):
+  rng = np.random.default_rng(2)
+  bn = _batch_norm(5, rng)
+  if not train:
+    bn.eval()
+  fused = nnx.clone(bn)
+  x = jnp.asarray(rng.standard_normal((2, 10, 8, 5)), jnp.float32)
+  shift = jnp.asarray(rng.standard_normal(5) * 3, jnp.float32)
+  want = layers.pool2d(bn(x + shift), (5, 4))
+  got = layers.batch_norm_max_pool(fused, x, (5, 4), shift=shift)
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(fused.mean[...], bn.mean[...], rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(fused.var[...], bn.var[...], rtol=1e-5)
+
+
+def test_conv_block_equals_its_modules_in_sequence():
+  rng = np.random.default_rng(3)
+  block = layers.ConvBlock(4, 6, (5, 2), 0.0, rngs=nnx.Rngs(0))
+  block.bn.scale[...] = jnp.asarray(rng.standard_normal(6), jnp.float32)
+  reference = nnx.clone(block)
+  x = jnp.asarray(rng.standard_normal((3, 10, 8, 4)), jnp.float32)
+  want = jax.nn.relu(
+      layers.pool2d(reference.bn(reference.conv(x)), reference.pool)
+  )
+  np.testing.assert_allclose(block(x), want, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(
+      block.bn.mean[...], reference.bn.mean[...], rtol=1e-5, atol=1e-6
+  )
+  block.eval()
+  reference.eval()
+  want = jax.nn.relu(
+      layers.pool2d(reference.bn(reference.conv(x)), reference.pool)
+  )
+  np.testing.assert_allclose(block(x), want, rtol=1e-5, atol=1e-5)

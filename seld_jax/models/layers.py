@@ -180,6 +180,71 @@ def pool2d(x: jax.Array, pool, kind: str = 'max') -> jax.Array:
   raise ValueError(f"pool kind must be 'max' or 'avg', got {kind!r}.")
 
 
+def batch_norm_max_pool(
+    bn: nnx.BatchNorm, x: jax.Array, pool, shift: jax.Array | None = None
+) -> jax.Array:
+  """`pool2d(bn(x + shift), pool)` for NHWC `x`, normalising after pooling.
+
+  BatchNorm is, per channel, `(x - mean) * m + bias` with
+  `m = scale / sqrt(var + eps)`: monotone in x, increasing where the scale
+  is >= 0 and decreasing where it is negative. So the max of a window of
+  the normalised values is the normalised max of `x * sign(scale)` times
+  the sign, the same floating-point value as normalising first (the
+  rounding is monotone too). The batch statistics (and the running-average
+  update, in training) are `bn`'s own; only the normalisation moves after
+  the pooling. On XLA:CPU this saves the full-resolution normalised tensor
+  and its gradient passes: the DCASE CRNN's first block at batch 32 of
+  1.2-s windows writes 20x fewer normalised values.
+
+  `shift` (per channel; a convolution's bias) is added to the input before
+  the BatchNorm. In training it cancels against the batch mean and only
+  enters the running mean, so the full-resolution `x + shift` is never
+  formed; the result then equals normalising `x + shift` up to float
+  rounding (the statistics are taken of `x`).
+  """
+  pt, pf = (int(p) for p in pool)
+  if (pt, pf) == (1, 1) or bn.axis not in (-1, x.ndim - 1):
+    return pool2d(bn(x if shift is None else x + shift), pool)
+  scale = bn.scale[...] if bn.scale is not None else None
+  bias = bn.bias[...] if bn.bias is not None else None
+  x, mean, var, scale, bias = bn.promote_dtype(
+      (x, bn.mean[...], bn.var[...], scale, bias), dtype=bn.dtype
+  )
+  if not bn.use_running_average:
+    batch_mean, batch_var = nnx.nn.normalization._compute_stats(  # pylint: disable=protected-access
+        x,
+        tuple(range(x.ndim - 1)),
+        dtype=bn.dtype,
+        use_fast_variance=bn.use_fast_variance,
+    )
+    input_mean = batch_mean if shift is None else batch_mean + shift
+    bn.mean[...] = jax.lax.stop_gradient(
+        bn.momentum * mean + (1 - bn.momentum) * input_mean
+    )
+    bn.var[...] = jax.lax.stop_gradient(
+        bn.momentum * var + (1 - bn.momentum) * batch_var
+    )
+    mean, var = batch_mean, batch_var
+  elif shift is not None:
+    mean = mean - shift  # the running mean of x + shift, as one of x
+  mul = jax.lax.rsqrt(var + bn.epsilon)
+  if scale is None:
+    sign = None
+  else:
+    mul = mul * scale
+    sign = jax.lax.stop_gradient(jnp.where(scale < 0, -1.0, 1.0)).astype(
+        x.dtype
+    )
+  if sign is None:
+    picked = pool2d(x, pool)
+  else:
+    picked = pool2d(x * sign, pool) * sign
+  y = (picked - mean) * mul
+  if bias is not None:
+    y = y + bias
+  return y.astype(bn.dtype or y.dtype)
+
+
 def im2col_conv(
     lhs: jax.Array,
     rhs: jax.Array,
@@ -238,9 +303,11 @@ def im2col_conv(
   b = x.shape[0]
   t = x.shape[1] - kh + 1
   f = x.shape[2] - kw + 1
-  cols = jnp.concatenate(
+  # Stacked on a new axis, then merged (as the STFT frames): XLA:CPU copies
+  # that faster than a concatenation along the narrow channel axis.
+  cols = jnp.stack(
       [x[:, i : i + t, j : j + f] for i in range(kh) for j in range(kw)],
-      axis=-1,
+      axis=-2,
   ).reshape(b * t * f, kh * kw * cin)
   y = jnp.dot(cols, rhs.reshape(kh * kw * cin, cout), precision=precision)
   return y.reshape(b, t, f, cout)
@@ -293,9 +360,23 @@ class ConvBlock(nnx.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array:
     # max_pool(relu(x)) == relu(max_pool(x)): the ReLU runs on the pooled,
-    # smaller tensor.
-    x = jax.nn.relu(pool2d(self.bn(self.conv(x)), self.pool))
-    return self.dropout(x)
+    # smaller tensor; the BatchNorm too (`batch_norm_max_pool`). The
+    # convolution is `self.conv` without its bias.
+    conv = self.conv
+    x, kernel = conv.promote_dtype((x, conv.kernel[...]), dtype=conv.dtype)
+    y = conv.conv_general_dilated(
+        x,
+        kernel,
+        (1, 1),
+        conv.padding,
+        dimension_numbers=jax.lax.conv_dimension_numbers(
+            x.shape, kernel.shape, ('NHWC', 'HWIO', 'NHWC')
+        ),
+        precision=conv.precision,
+    )
+    # The convolution's bias enters the BatchNorm as its input shift.
+    x = batch_norm_max_pool(self.bn, y, self.pool, shift=conv.bias[...])
+    return self.dropout(jax.nn.relu(x))
 
 
 def conv_stack(
