@@ -512,12 +512,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   if jax.process_index() == 0:
     hooks.append(report)
 
+  last_eval = {}
+
   def run_eval(step: int) -> dict[str, Any]:
     with report.timed('eval'):
       outputs, loss = evaluate_lib.predict(state, jeval, eval_data, eval_frames)
       result = evaluate_lib.score_and_write(
           config, eval_recordings, outputs, None
       )
+    last_eval.update(step=step, outputs=outputs)
     scalars = evaluate_lib.scalar_metrics(result)
     writer.write_scalars(
         step, {f'eval_{k}': v for k, v in scalars.items()} | {'eval_loss': loss}
@@ -595,7 +598,32 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         logging.warning('Checkpoint saved at step %d; exiting.', step)
         ckpt.close()
         raise SystemExit(143)
+  ckpt.wait_until_finished()
+  final_step = ckpt.best_step() or ckpt.latest_step()
   ckpt.close()
+  if (
+      config.test_split == config.eval_split
+      and final_step is not None
+      and last_eval.get('step') == final_step
+  ):
+    # The test split was just predicted with the checkpoint to report: write
+    # those predictions rather than restoring and predicting them again.
+    logging.info(
+        'Writing the evaluation of step %d on %s[%s].',
+        final_step,
+        config.dataset,
+        config.test_split,
+    )
+    result = evaluate_lib.score_and_write(
+        config,
+        eval_recordings,
+        last_eval['outputs'],
+        os.path.join(workdir, 'eval', config.test_split),
+    )
+    result['step'] = int(final_step)
+    if jax.process_count() > 1:
+      multihost_utils.sync_global_devices('evaluate_checkpoint')
+    return result
   return evaluate_checkpoint(
       config, workdir, split=config.test_split, mesh=mesh
   )

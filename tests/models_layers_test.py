@@ -165,7 +165,9 @@ def test_batch_norm_max_pool_with_shift_equals_normalising_the_sum(train):
   want = layers.pool2d(bn(x + shift), (5, 4))
   got = layers.batch_norm_max_pool(fused, x, (5, 4), shift=shift)
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-  np.testing.assert_allclose(fused.mean[...], bn.mean[...], rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+      fused.mean[...], bn.mean[...], rtol=1e-5, atol=1e-6
+  )
   np.testing.assert_allclose(fused.var[...], bn.var[...], rtol=1e-5)
 
 

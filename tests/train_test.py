@@ -8,6 +8,7 @@ on it.
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -101,7 +102,8 @@ _STEPS = (
 def trained(tmp_path_factory, data_dir):
   """An uninterrupted 8-step run (shared by the tests below)."""
   ref = tmp_path_factory.mktemp('runs') / 'ref'
-  _run(ref, data_dir, *_STEPS)
+  proc = _run(ref, data_dir, *_STEPS)
+  (ref.parent / 'ref.log').write_text(proc.stderr)
   return ref
 
 
@@ -243,6 +245,32 @@ def _evaluate(workdir, data_dir, *extra):
       text=True,
       check=True,
   )
+
+
+def test_final_evaluation_equals_the_evaluate_command(trained, data_dir):
+  # The end of `main` reports the best checkpoint on the test split; when
+  # the last in-training evaluation was of that checkpoint on that split,
+  # its predictions are written instead of predicted again.
+  folder = trained / 'eval' / 'test'
+  written = json.loads((folder / 'metrics.json').read_text())
+  csvs = {p.name: p.read_text() for p in (folder / 'pred').glob('*.csv')}
+  log = (trained.parent / 'ref.log').read_text()
+  out = _evaluate(trained, data_dir)
+  again = json.loads((folder / 'metrics.json').read_text())
+  for key in ('ER', 'F', 'LE', 'LR', 'SELD'):
+    assert again[key] == pytest.approx(written[key], abs=1e-6), key
+  assert {p.name: p.read_text() for p in (folder / 'pred').glob('*.csv')} == (
+      csvs
+  )
+  evaluated = re.search(r'Evaluating step (\d+)', out.stderr)
+  reused = re.search(r'Writing the evaluation of step (\d+)', log)
+  assert evaluated is not None
+  if reused is not None:
+    assert reused.group(1) == evaluated.group(1) == '8'
+  else:
+    assert re.search(r'Evaluating step (\d+)', log).group(1) == (
+        evaluated.group(1)
+    )
 
 
 def test_evaluate_command(trained, data_dir):
