@@ -28,8 +28,8 @@ the full model's parameters (the video zeroed before the fusion). The
 video is read raw and embedded by a small CNN trained with the model (the
 official ResNet-50 channel-mean input needs pretrained weights), and the
 recipe is the CPU one of `default.five_second_config()` (batch 8 of 5-s
-windows, Adam 2e-3 with warmup and cosine decay) instead of DCASE2025's
-batch 256.
+windows, warmup and cosine decay) instead of DCASE2025's batch 256, with
+DCASE2025's Adam 1e-3.
 """
 
 from configs import asma_seld
@@ -45,10 +45,14 @@ def get_config(arg: str = 'full'):
   config = asma_seld.get_config('full' if arg == 'blind' else arg)
   config.dataset = 'synthetic_seld/stereo_video'
   recipe = default.five_second_config()
+  # The learning rate stays DCASE2025's 1e-3: at the CPU recipe's 2e-3
+  # (batch 8 of 2-s windows) the full model's training loss stayed at
+  # ~0.157 for 2,400 steps, above a constant no-event output's ~0.144, and
+  # it detected nothing at step 2000; at 1e-3 (an 800-step schedule) the
+  # loss was 0.139 at step 800, where it detected events (F 1.8 %).
   for name in (
       'batch_size',
       'eval_batch_size',
-      'learning_rate',
       'schedule',
       'warmup_steps',
       'num_train_steps',

@@ -63,7 +63,7 @@ def test_variants(arg, count):
   config = asma_seld_synthetic.get_config(arg)
   assert config.dataset == 'synthetic_seld/stereo_video'
   assert config.metric == 'dcase2025' and config.normalize is False
-  assert (config.batch_size, config.learning_rate) == (8, 2e-3)
+  assert (config.batch_size, config.learning_rate) == (8, 1e-3)
   shape, model = _model(config)
   assert _num_params(model) == count
   feats = jax.ShapeDtypeStruct((1,) + shape, jnp.float32)
