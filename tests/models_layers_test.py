@@ -190,3 +190,31 @@ def test_conv_block_equals_its_modules_in_sequence():
       layers.pool2d(reference.bn(reference.conv(x)), reference.pool)
   )
   np.testing.assert_allclose(block(x), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('pool', [(5, 4), (1, 1)])
+@pytest.mark.parametrize('train', [True, False])
+def test_batch_norm_max_pool_with_channel_gates(pool, train):
+  # Squeeze-and-excitation: positive gates of the normalised map's channel
+  # means, applied before the pooling.
+  rng = np.random.default_rng(4)
+  bn = _batch_norm(6, rng)
+  if not train:
+    bn.eval()
+  fused = nnx.clone(bn)
+  w = jnp.asarray(rng.standard_normal((6, 6)), jnp.float32)
+
+  def gates(squeezed):
+    return jax.nn.sigmoid(squeezed @ w)
+
+  x = jnp.asarray(rng.standard_normal((3, 10, 8, 6)), jnp.float32)
+  shift = jnp.asarray(rng.standard_normal(6), jnp.float32)
+  z = bn(x + shift)
+  want = layers.pool2d(z * gates(jnp.mean(z, axis=(1, 2)))[:, None, None], pool)
+  got = layers.batch_norm_max_pool(
+      fused, x, pool, shift=shift, channel_gate=gates
+  )
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(
+      fused.mean[...], bn.mean[...], rtol=1e-5, atol=1e-6
+  )

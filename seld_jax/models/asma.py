@@ -89,10 +89,12 @@ class SqueezeExcitation(nnx.Module):
     self.fc1 = layers.linear(channels, hidden, **kw)
     self.fc2 = layers.linear(hidden, channels, **kw)
 
+  def gates(self, squeezed: jax.Array) -> jax.Array:
+    """Channel means [B, C] -> gates in (0, 1) [B, C]."""
+    return jax.nn.sigmoid(self.fc2(jax.nn.relu(self.fc1(squeezed))))
+
   def __call__(self, x: jax.Array) -> jax.Array:
-    s = jnp.mean(x, axis=(1, 2))
-    s = jax.nn.sigmoid(self.fc2(jax.nn.relu(self.fc1(s))))
-    return x * s[:, None, None, :]
+    return x * self.gates(jnp.mean(x, axis=(1, 2)))[:, None, None, :]
 
 
 class SEConvBlock(layers.ConvBlock):
@@ -115,8 +117,13 @@ class SEConvBlock(layers.ConvBlock):
     self.se = SqueezeExcitation(out_channels, reduction, rngs=rngs, dtype=dtype)
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    # ReLU and max-pool commute; the ReLU runs on the pooled tensor.
-    x = layers.pool2d(self.se(self.bn(self.conv(x))), self.pool)
+    # ReLU and max-pool commute, and so do the BatchNorm and the SE's
+    # positive gates (`layers.batch_norm_max_pool`): all run on the pooled
+    # tensor.
+    y, bias = self.convolve(x)
+    x = layers.batch_norm_max_pool(
+        self.bn, y, self.pool, shift=bias, channel_gate=self.se.gates
+    )
     return self.dropout(jax.nn.relu(x))
 
 

@@ -22,6 +22,7 @@ published `state_dict`s import one-to-one (see `seld_jax.convert`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import math
 
 from flax import nnx
@@ -181,7 +182,11 @@ def pool2d(x: jax.Array, pool, kind: str = 'max') -> jax.Array:
 
 
 def batch_norm_max_pool(
-    bn: nnx.BatchNorm, x: jax.Array, pool, shift: jax.Array | None = None
+    bn: nnx.BatchNorm,
+    x: jax.Array,
+    pool,
+    shift: jax.Array | None = None,
+    channel_gate: Callable[[jax.Array], jax.Array] | None = None,
 ) -> jax.Array:
   """`pool2d(bn(x + shift), pool)` for NHWC `x`, normalising after pooling.
 
@@ -201,10 +206,18 @@ def batch_norm_max_pool(
   enters the running mean, so the full-resolution `x + shift` is never
   formed; the result then equals normalising `x + shift` up to float
   rounding (the statistics are taken of `x`).
+
+  `channel_gate` (squeeze-and-excitation) maps the per-example spatial mean
+  of the normalised map [B, C] to POSITIVE gates [B, C] that scale its
+  channels before the pooling; a positive gate commutes with the max, and
+  the spatial mean of the normalised map is the normalised spatial mean.
   """
   pt, pf = (int(p) for p in pool)
   if (pt, pf) == (1, 1) or bn.axis not in (-1, x.ndim - 1):
-    return pool2d(bn(x if shift is None else x + shift), pool)
+    z = bn(x if shift is None else x + shift)
+    if channel_gate is not None:
+      z = z * channel_gate(jnp.mean(z, axis=(1, 2)))[:, None, None, :]
+    return pool2d(z, pool)
   scale = bn.scale[...] if bn.scale is not None else None
   bias = bn.bias[...] if bn.bias is not None else None
   x, mean, var, scale, bias = bn.promote_dtype(
@@ -242,6 +255,11 @@ def batch_norm_max_pool(
   y = (picked - mean) * mul
   if bias is not None:
     y = y + bias
+  if channel_gate is not None:
+    squeezed = (jnp.mean(x, axis=(1, 2)) - mean) * mul
+    if bias is not None:
+      squeezed = squeezed + bias
+    y = y * channel_gate(squeezed)[:, None, None, :]
   return y.astype(bn.dtype or y.dtype)
 
 
@@ -358,10 +376,8 @@ class ConvBlock(nnx.Module):
     self.pool = tuple(pool)
     self.dropout = nnx.Dropout(dropout, broadcast_dims=(1, 2), rngs=rngs)
 
-  def __call__(self, x: jax.Array) -> jax.Array:
-    # max_pool(relu(x)) == relu(max_pool(x)): the ReLU runs on the pooled,
-    # smaller tensor; the BatchNorm too (`batch_norm_max_pool`). The
-    # convolution is `self.conv` without its bias.
+  def convolve(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`self.conv` without its bias, and the bias: (y, bias)."""
     conv = self.conv
     x, kernel = conv.promote_dtype((x, conv.kernel[...]), dtype=conv.dtype)
     y = conv.conv_general_dilated(
@@ -374,8 +390,14 @@ class ConvBlock(nnx.Module):
         ),
         precision=conv.precision,
     )
-    # The convolution's bias enters the BatchNorm as its input shift.
-    x = batch_norm_max_pool(self.bn, y, self.pool, shift=conv.bias[...])
+    return y, conv.bias[...]
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    # max_pool(relu(x)) == relu(max_pool(x)): the ReLU runs on the pooled,
+    # smaller tensor; the BatchNorm too (`batch_norm_max_pool`), with the
+    # convolution's bias as its input shift.
+    y, bias = self.convolve(x)
+    x = batch_norm_max_pool(self.bn, y, self.pool, shift=bias)
     return self.dropout(jax.nn.relu(x))
 
 
