@@ -614,16 +614,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         config.dataset,
         config.test_split,
     )
-    result = evaluate_lib.score_and_write(
+    return _write_evaluation(
         config,
+        workdir,
+        config.test_split,
         eval_recordings,
         last_eval['outputs'],
-        os.path.join(workdir, 'eval', config.test_split),
+        final_step,
     )
-    result['step'] = int(final_step)
-    if jax.process_count() > 1:
-      multihost_utils.sync_global_devices('evaluate_checkpoint')
-    return result
   return evaluate_checkpoint(
       config, workdir, split=config.test_split, mesh=mesh
   )
@@ -679,9 +677,21 @@ def evaluate_checkpoint(
   outputs, _ = evaluate_lib.predict(
       state, jeval, eval_data, {r.index: r.num_frames for r in recordings}
   )
-  out_dir = os.path.join(workdir, 'eval', split)
+  return _write_evaluation(
+      config, workdir, split, recordings, outputs, step, metric=metric
+  )
+
+
+def _write_evaluation(
+    config, workdir, split, recordings, outputs, step, *, metric=None
+) -> dict[str, Any]:
+  """Scores `outputs` and writes `W/eval/<split>/`; the result with 'step'."""
   result = evaluate_lib.score_and_write(
-      config, recordings, outputs, out_dir, metric=metric
+      config,
+      recordings,
+      outputs,
+      os.path.join(workdir, 'eval', split),
+      metric=metric,
   )
   result['step'] = int(step)
   if jax.process_count() > 1:

@@ -241,17 +241,13 @@ def batch_norm_max_pool(
   elif shift is not None:
     mean = mean - shift  # the running mean of x + shift, as one of x
   mul = jax.lax.rsqrt(var + bn.epsilon)
-  if scale is None:
-    sign = None
-  else:
+  sign = 1.0
+  if scale is not None:
     mul = mul * scale
     sign = jax.lax.stop_gradient(jnp.where(scale < 0, -1.0, 1.0)).astype(
         x.dtype
     )
-  if sign is None:
-    picked = pool2d(x, pool)
-  else:
-    picked = pool2d(x * sign, pool) * sign
+  picked = pool2d(x * sign, pool) * sign
   y = (picked - mean) * mul
   if bias is not None:
     y = y + bias
