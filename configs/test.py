@@ -31,6 +31,7 @@ def get_config():
   # A constant rate: the default's 200 warmup steps would leave 10 steps
   # nearly untrained.
   config.learning_rate = 1e-3
+  config.optimizer = 'adam'  # the engine tests were calibrated with Adam
   config.schedule = 'constant'
   config.warmup_steps = 0
   config.log_every_steps = 5
