@@ -126,6 +126,25 @@ def param_path(path) -> str:
   return '.'.join(keys)
 
 
+def _prefix_hits(name: str, prefixes) -> list[str]:
+  """The module-path prefixes that `name` ('a.b.c') lies under."""
+  return [p for p in prefixes if name == p or name.startswith(p + '.')]
+
+
+def _check_prefixes_used(params: Any, prefixes, used, setting: str) -> None:
+  """A prefix that matched no parameter is an error naming the modules."""
+  unused = [p for p in prefixes if p not in used]
+  if unused:
+    tops = sorted({
+        param_path(path).split('.')[0]
+        for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]
+    })
+    raise ValueError(
+        f"config.{setting}: {unused} match no parameter; the model's modules"
+        f' are {tops}.'
+    )
+
+
 def freeze_labels(params: Any, prefixes) -> Any:
   """'frozen' for parameters under any of `prefixes`, else 'trained'.
 
@@ -136,22 +155,12 @@ def freeze_labels(params: Any, prefixes) -> Any:
   used = set()
 
   def label(path, _):
-    name = param_path(path)
-    hits = [p for p in prefixes if name == p or name.startswith(p + '.')]
+    hits = _prefix_hits(param_path(path), prefixes)
     used.update(hits)
     return 'frozen' if hits else 'trained'
 
   labels = jax.tree_util.tree_map_with_path(label, params)
-  unused = [p for p in prefixes if p not in used]
-  if unused:
-    tops = sorted({
-        param_path(path).split('.')[0]
-        for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]
-    })
-    raise ValueError(
-        f"config.freeze: {unused} match no parameter; the model's modules"
-        f' are {tops}.'
-    )
+  _check_prefixes_used(params, prefixes, used, 'freeze')
   return labels
 
 
@@ -183,7 +192,7 @@ def muon_dimension_numbers(
 
   def spec(path, x):
     name = param_path(path)
-    hits = [e for e in exclude if name == e or name.startswith(e + '.')]
+    hits = _prefix_hits(name, exclude)
     used.update(hits)
     parts = name.split('.')
     if hits or x.ndim < 2 or parts[-1] != 'kernel':
@@ -193,14 +202,8 @@ def muon_dimension_numbers(
     return dims(reduction_axis=tuple(range(x.ndim - 1)), output_axis=x.ndim - 1)
 
   specs = jax.tree_util.tree_map_with_path(spec, params)
-  unused = [e for e in exclude if e not in used]
-  if strict and unused:
-    leaves = jax.tree_util.tree_flatten_with_path(params)[0]
-    tops = sorted({param_path(p).split('.')[0] for p, _ in leaves})
-    raise ValueError(
-        f'config.muon_exclude: {unused} match no parameter; the model has '
-        f'{tops}.'
-    )
+  if strict:
+    _check_prefixes_used(params, exclude, used, 'muon_exclude')
   return specs
 
 

@@ -32,6 +32,15 @@ def _batch(rng, b=8, seconds=1.0, classes=13):
   return {'audio': audio, 'target': target, 'mask': np.ones((b,), np.float32)}
 
 
+def _run_steps(jtrain, state, batch, num_steps):
+  """(state after `num_steps` steps on `batch`, their losses)."""
+  losses = []
+  for _ in range(num_steps):
+    state, metrics = jtrain(state, batch)
+    losses.append(float(metrics['loss']))
+  return state, losses
+
+
 def _setup(config, mesh):
   run = train_step.setup(config, mesh)
   return run.model_def, run.state, run.train_step, run.eval_step
@@ -43,10 +52,7 @@ def test_step_trains_and_compiles_once():
   _, state, jtrain, jeval = _setup(config, mesh)
   rng = np.random.default_rng(0)
   batch = sharding.to_global(_batch(rng), mesh)
-  losses = []
-  for _ in range(6):
-    state, metrics = jtrain(state, batch)
-    losses.append(float(metrics['loss']))
+  state, losses = _run_steps(jtrain, state, batch, 6)
   assert np.all(np.isfinite(losses))
   assert losses[-1] < losses[0]
   assert int(state.step) == 6
@@ -186,10 +192,7 @@ def test_muon_orthogonalises_matrix_updates_and_trains():
   mesh = sharding.make_mesh()
   _, state, jtrain, _ = _setup(config, mesh)
   batch = sharding.to_global(_batch(np.random.default_rng(1)), mesh)
-  losses = []
-  for _ in range(6):
-    state, metrics = jtrain(state, batch)
-    losses.append(float(metrics['loss']))
+  state, losses = _run_steps(jtrain, state, batch, 6)
   assert np.all(np.isfinite(losses))
   assert losses[-1] < losses[0]
 
