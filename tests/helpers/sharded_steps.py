@@ -14,9 +14,10 @@ from seld_jax import sharding
 from seld_jax import train_step
 
 
-def run(devices, batches):
+def run(devices, batches, optimizer='adam'):
   config = test_config.get_config()
   config.model_kwargs.dropout = 0.0  # identical randomness is not the point
+  config.optimizer = optimizer
   mesh = sharding.make_mesh(devices=devices)
   run = train_step.setup(config, mesh)
   state, jtrain = run.state, run.train_step
@@ -38,15 +39,12 @@ def main():
     batches.append(
         {'audio': audio, 'target': target, 'mask': np.ones(8, np.float32)}
     )
-  losses_8 = run(jax.devices(), batches)
-  losses_1 = run(jax.devices()[:1], batches)
-  print(
-      json.dumps({
-          'devices': jax.device_count(),
-          'losses_8': losses_8,
-          'losses_1': losses_1,
-      })
-  )
+  result = {'devices': jax.device_count()}
+  for optimizer in ('adam', 'muon'):
+    prefix = '' if optimizer == 'adam' else 'muon_'
+    result[prefix + 'losses_8'] = run(jax.devices(), batches, optimizer)
+    result[prefix + 'losses_1'] = run(jax.devices()[:1], batches, optimizer)
+  print(json.dumps(result))
 
 
 if __name__ == '__main__':
