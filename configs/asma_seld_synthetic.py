@@ -71,4 +71,5 @@ def get_config(arg: str = 'full'):
     del kw.visual_frontend['transform']
     config.freeze = ()  # the small CNN trains with the model
     kw.blind = arg == 'blind'
+    kw.visual_dropout = 0.0
   return config

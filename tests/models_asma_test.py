@@ -383,3 +383,39 @@ def test_configs(arg):
   else:
     out = nnx.eval_shape(lambda m, x: m(x), model, feats)
     assert out.shape == (1, 50, 117)
+
+
+def test_visual_dropout_shows_some_examples_no_video_in_training():
+  kwargs = dict(dropout=0.0, decoder_dropout=0.0, **_TINY)
+  model = asma.ASMASeld(
+      2, 16, 13, visual_dropout=0.5, rngs=nnx.Rngs(0), **kwargs
+  )
+  assert _num_params(model) == _num_params(
+      asma.ASMASeld(2, 16, 13, rngs=nnx.Rngs(0), **kwargs)
+  )
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(16, 2, 51, 16)) * 10, jnp.float32)
+  v = jnp.asarray(rng.normal(size=(16, 10, 49)), jnp.float32)
+  model.train()
+  y = np.asarray(model(x, v))
+  model.modality_dropout.dropout.deterministic = True
+  with_video = np.asarray(model(x, v))
+  without = np.asarray(model(x, jnp.zeros_like(v)))
+  seen = np.array([np.allclose(a, b) for a, b in zip(y, with_video)])
+  blind = np.array([np.allclose(a, b) for a, b in zip(y, without)])
+  assert np.all(seen != blind)  # each example either sees or lacks the video
+  assert 0 < blind.sum() < len(blind)
+  model.eval()  # evaluation always sees the video
+  y = np.asarray(model(x, v))
+  assert not np.allclose(y, np.asarray(model(x, jnp.zeros_like(v))))
+  np.testing.assert_array_equal(y, np.asarray(model(x, v)))
+  with pytest.raises(ValueError, match='use_visual'):
+    asma.ASMASeld(
+        2,
+        16,
+        13,
+        use_visual=False,
+        visual_dropout=0.5,
+        rngs=nnx.Rngs(0),
+        **_TINY,
+    )

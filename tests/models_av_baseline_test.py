@@ -388,3 +388,23 @@ def test_configs_build_the_2024_model_on_synthetic_frames(arg):
   )
   # resnet50: the official 49 values per frame (7x7 channel mean).
   assert model.visual_dim == (49 if arg == 'resnet50' else 4 * 8 * 32)
+
+
+def test_visual_dropout_blanks_the_video_of_some_training_examples():
+  model = _tiny_model(visual_dropout=0.5, dropout=0.0, decoder_dropout=0.0)
+  assert _num_params(model) == _num_params(_tiny_model())
+  x = jax.random.normal(jax.random.key(0), (16, 2, 51, 16))
+  v = jax.random.normal(jax.random.key(1), (16, 10, 7, 7))
+  model.train()
+  y = np.asarray(model(x, v))
+  model.modality_dropout.dropout.deterministic = True
+  with_video = np.asarray(model(x, v))
+  without = np.asarray(model(x, jnp.zeros_like(v)))
+  seen = np.array([np.allclose(a, b) for a, b in zip(y, with_video)])
+  blind = np.array([np.allclose(a, b) for a, b in zip(y, without)])
+  assert np.all(seen != blind)
+  assert 0 < blind.sum() < len(blind)
+  model.eval()  # evaluation always sees the video
+  y = np.asarray(_forward(model, x, v))
+  np.testing.assert_array_equal(y, np.asarray(_forward(model, x, v)))
+  assert not np.allclose(y, np.asarray(_forward(model, x, jnp.zeros_like(v))))

@@ -218,3 +218,21 @@ def test_batch_norm_max_pool_with_channel_gates(pool, train):
   np.testing.assert_allclose(
       fused.mean[...], bn.mean[...], rtol=1e-5, atol=1e-6
   )
+
+
+def test_modality_dropout_blanks_whole_examples_unscaled():
+  drop = layers.ModalityDropout(0.5, rngs=nnx.Rngs(0, dropout=1))
+  x = jnp.arange(400 * 3 * 2, dtype=jnp.float32).reshape(400, 3, 2) + 1.0
+  y = np.asarray(drop(x))
+  kept = np.all(y == np.asarray(x), axis=(1, 2))
+  dropped = np.all(y == 0.0, axis=(1, 2))
+  assert np.all(kept | dropped)  # whole examples, never rescaled
+  assert 0.4 < dropped.mean() < 0.6
+  assert not np.array_equal(np.asarray(drop(x)), y)  # a new draw per call
+  drop.eval()
+  np.testing.assert_array_equal(drop(x), x)
+  np.testing.assert_array_equal(
+      layers.ModalityDropout(0.0, rngs=nnx.Rngs(0))(x), x
+  )
+  with pytest.raises(ValueError, match=r'\[0, 1\)'):
+    layers.ModalityDropout(1.0, rngs=nnx.Rngs(0))

@@ -160,6 +160,7 @@ class ASMASeld(nnx.Module):
       fnn_size: int = 128,
       dropout: float = 0.05,
       blind: bool = False,
+      visual_dropout: float = 0.0,
       dtype=None,
       rngs: nnx.Rngs,
   ):
@@ -198,6 +199,9 @@ class ASMASeld(nnx.Module):
       dropout: dropout of the conv blocks, GRU and MHSA.
       blind: the audio-only control with the same parameters (the visual
         input is zeroed before the fusion), as `av_baseline.AVSeldCRNN`.
+      visual_dropout: modality dropout: in training, the probability that
+        an example's visual input is zeroed before the fusion, as `blind`
+        does for all (`layers.ModalityDropout`; 0: off).
       dtype: computation dtype.
       rngs: initialisation and dropout.
     """
@@ -277,6 +281,11 @@ class ASMASeld(nnx.Module):
       )
       self.visual_dim = av_baseline.resolve_visual_dim(visual_dim, frontend_dim)
       self.visual_embed = layers.linear(self.visual_dim, rnn_size, **kw)
+      self.modality_dropout = (
+          layers.ModalityDropout(visual_dropout, rngs=rngs)
+          if visual_dropout
+          else None
+      )
       if use_transformer:
         self.decoder_layers = nnx.List([
             av_baseline.TransformerDecoderLayer(
@@ -291,6 +300,8 @@ class ASMASeld(nnx.Module):
       else:
         self.fusion_proj = layers.linear(2 * rnn_size, rnn_size, **kw)
     else:
+      if visual_dropout:
+        raise ValueError('visual_dropout needs use_visual=True.')
       self.visual_frontend, self.visual_dim = None, None
 
     # Head (a list, as `crnn.SeldCRNN`'s, so that the baseline's weight
@@ -346,6 +357,8 @@ class ASMASeld(nnx.Module):
       )
       if self.blind:
         v = jnp.zeros_like(v)
+      elif self.modality_dropout is not None:
+        v = self.modality_dropout(v)
       memory = self.visual_embed(v)
     a = self.embed(x)
     if memory is not None:

@@ -260,6 +260,7 @@ class AVSeldCRNN(crnn.SeldCRNN):
       decoder_ffn_dim: int = 2048,
       decoder_dropout: float = 0.1,
       blind: bool = False,
+      visual_dropout: float = 0.0,
       dtype=None,
       rngs: nnx.Rngs,
       **crnn_kwargs,
@@ -285,6 +286,9 @@ class AVSeldCRNN(crnn.SeldCRNN):
         constant memory (for measuring what the video adds at equal size
         and number of steps; under jit the unused front end is dropped, so
         the control runs faster).
+      visual_dropout: modality dropout: in training, the probability that
+        an example's visual input is zeroed before the fusion, as `blind`
+        does for all (`layers.ModalityDropout`; 0: off).
       dtype: computation dtype.
       rngs: initialisation and dropout.
       **crnn_kwargs: the audio CRNN's options (`crnn.SeldCRNN`).
@@ -306,6 +310,11 @@ class AVSeldCRNN(crnn.SeldCRNN):
     self.visual_frontend = frontend
     self.visual_dim = resolved_dim
     self.blind = bool(blind)
+    self.modality_dropout = (
+        layers.ModalityDropout(visual_dropout, rngs=rngs)
+        if visual_dropout
+        else None
+    )
     self.visual_embed = layers.linear(
         self.visual_dim, d, rngs=rngs, dtype=dtype
     )
@@ -328,6 +337,8 @@ class AVSeldCRNN(crnn.SeldCRNN):
     )
     if self.blind:
       v = jnp.zeros_like(v)
+    elif self.modality_dropout is not None:
+      v = self.modality_dropout(v)
     return self.visual_embed(v)
 
   def __call__(

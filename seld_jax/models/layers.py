@@ -467,3 +467,26 @@ class SelfAttentionBlock(nnx.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array:
     return self.norm(self.attention(x) + x)
+
+
+class ModalityDropout(nnx.Module):
+  """Blanks a whole input per example in training (ModDrop, Neverova 2015).
+
+  x [B, ...] -> x with each example kept or set to zero with probability
+  `rate`, unscaled (zero is what the model sees for a missing modality, as
+  the `blind` controls). Identity in eval mode (`model.eval()`) and at rate
+  0.
+  """
+
+  def __init__(self, rate: float, *, rngs: nnx.Rngs):
+    if not 0.0 <= rate < 1.0:
+      raise ValueError(f'Modality dropout rate must be in [0, 1), got {rate}.')
+    self.rate = float(rate)
+    self.dropout = nnx.Dropout(rate, rngs=rngs)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    if self.rate == 0.0:
+      return x
+    ones = jnp.ones((x.shape[0],) + (1,) * (x.ndim - 1), x.dtype)
+    keep = (self.dropout(ones) > 0).astype(x.dtype)  # 0 or 1 per example
+    return x * keep
