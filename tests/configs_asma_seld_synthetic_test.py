@@ -44,7 +44,7 @@ def _num_params(model) -> int:
 def _model(config):
   spec = train_step.feature_spec(config, None)
   shape = spec.shape(int(round(config.window_seconds * config.sample_rate)))
-  assert shape == (2, 251, 64)
+  assert shape == (2, 61, 64)  # 1.2-s windows
   return shape, nnx.eval_shape(lambda: train_step.create_model(config, shape))
 
 
@@ -63,22 +63,24 @@ def test_variants(arg, count):
   config = asma_seld_synthetic.get_config(arg)
   assert config.dataset == 'synthetic_seld/stereo_video'
   assert config.metric == 'dcase2025' and config.normalize is False
-  assert (config.batch_size, config.learning_rate) == (8, 1e-3)
+  assert (config.batch_size, config.learning_rate) == (32, 1.5e-3)
+  assert (config.window_seconds, config.eval_hop_seconds) == (1.2, 0.6)
+  assert config.num_train_steps == 2000 and config.optimizer == 'adam'
   shape, model = _model(config)
   assert _num_params(model) == count
   feats = jax.ShapeDtypeStruct((1,) + shape, jnp.float32)
   if arg == 'audio_only':
     assert config.visual == '' and config.target == 'multi_accdoa_stereo'
-    assert nnx.eval_shape(lambda m, x: m(x), model, feats).shape == (1, 50, 117)
+    assert nnx.eval_shape(lambda m, x: m(x), model, feats).shape == (1, 12, 117)
     return
   assert config.visual == 'frames'
   assert config.target == 'multi_accdoa_stereo_av'
   assert tuple(config.model_kwargs.visual_size) == (72, 128)
   assert config.freeze == ()  # the small CNN is trained
   assert model.blind == (arg == 'blind')
-  frames = jax.ShapeDtypeStruct((1, 50, 72, 128, 3), jnp.uint8)
+  frames = jax.ShapeDtypeStruct((1, 12, 72, 128, 3), jnp.uint8)
   out = nnx.eval_shape(lambda m, x, v: m(x, v), model, feats, frames)
-  assert out.shape == (1, 50, 156)
+  assert out.shape == (1, 12, 156)
 
 
 def test_unknown_variant():
