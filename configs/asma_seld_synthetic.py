@@ -32,6 +32,8 @@ and cosine decay, 2000 steps) instead of DCASE2025's batch 256 of 5-s
 clips.
 """
 
+import ml_collections
+
 from configs import asma_seld
 from configs import default
 
@@ -75,4 +77,8 @@ def get_config(arg: str = 'full'):
     config.freeze = ()  # the small CNN trains with the model
     kw.blind = arg == 'blind'
     kw.visual_dropout = 0.0
+    if kw.use_transformer:
+      # None: the reference decoder (every audio frame attends to the whole
+      # window's video); k: only to the frames within k label frames.
+      kw.cross_attention_window = ml_collections.config_dict.placeholder(int)
   return config

@@ -1,7 +1,10 @@
-"""A few jitted Adam steps on a model: the 'training reduces the loss' tests."""
+"""Model-test helpers: a few jitted Adam steps ("training reduces the loss")
+and the visual-dropout check."""
 
 from flax import nnx
 import jax
+import jax.numpy as jnp
+import numpy as np
 import optax
 
 
@@ -28,3 +31,25 @@ def adam_losses(model, inputs, target, loss_fn, steps=8, learning_rate=3e-3):
     params, rest, opt, value = step(params, rest, opt)
     out.append(float(value))
   return out
+
+
+def check_visual_dropout(model, x, v):
+  """`model` (built with visual_dropout) blanks the video of some examples.
+
+  In training each example's output is either its output with the video or
+  its output with the video zeroed, and both kinds occur in the batch; in
+  evaluation every example sees the video, deterministically.
+  """
+  model.train()
+  y = np.asarray(model(x, v))
+  model.modality_dropout.dropout.deterministic = True
+  with_video = np.asarray(model(x, v))
+  without = np.asarray(model(x, jnp.zeros_like(v)))
+  seen = np.array([np.allclose(a, b) for a, b in zip(y, with_video)])
+  blind = np.array([np.allclose(a, b) for a, b in zip(y, without)])
+  assert np.all(seen != blind)  # each example either sees or lacks the video
+  assert 0 < blind.sum() < len(blind)
+  model.eval()
+  y = np.asarray(model(x, v))
+  np.testing.assert_array_equal(y, np.asarray(model(x, v)))
+  assert not np.allclose(y, np.asarray(model(x, jnp.zeros_like(v))))

@@ -385,6 +385,38 @@ def test_configs(arg):
     assert out.shape == (1, 50, 117)
 
 
+def test_cross_attention_window_keeps_the_video_of_other_frames_out():
+  kwargs = dict(dropout=0.0, decoder_dropout=0.0, num_decoder_layers=1)
+  kwargs.update(_TINY)
+  local = asma.ASMASeld(
+      2, 16, 13, cross_attention_window=0, rngs=nnx.Rngs(0), **kwargs
+  )
+  full = asma.ASMASeld(2, 16, 13, rngs=nnx.Rngs(0), **kwargs)
+  assert _num_params(local) == _num_params(full)
+  local.eval()
+  full.eval()
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(2, 2, 50, 16)) * 10, jnp.float32)
+  v = rng.normal(size=(2, 10, 49)).astype(np.float32)
+  other = v.copy()
+  other[:, 4] += 3.0  # another video at output frame 4 only
+  v, other = jnp.asarray(v), jnp.asarray(other)
+  # With one decoder layer and window 0, frame t's output reads video
+  # frame t only; the reference decoder mixes every frame of the window.
+  changed = np.abs(np.asarray(local(x, other)) - np.asarray(local(x, v)))
+  assert changed[:, 4].max() > 1e-3
+  np.testing.assert_allclose(np.delete(changed, 4, axis=1), 0.0, atol=1e-6)
+  changed = np.abs(np.asarray(full(x, other)) - np.asarray(full(x, v)))
+  assert np.delete(changed, 4, axis=1).max() > 1e-4
+  for bad in (dict(use_transformer=False), dict(use_visual=False)):
+    with pytest.raises(ValueError, match='decoder fusion'):
+      asma.ASMASeld(
+          2, 16, 13, cross_attention_window=1, rngs=nnx.Rngs(0), **bad
+      )
+  with pytest.raises(ValueError, match='>= 0'):
+    asma.ASMASeld(2, 16, 13, cross_attention_window=-1, rngs=nnx.Rngs(0))
+
+
 def test_visual_dropout_shows_some_examples_no_video_in_training():
   kwargs = dict(dropout=0.0, decoder_dropout=0.0, **_TINY)
   model = asma.ASMASeld(
@@ -396,19 +428,7 @@ def test_visual_dropout_shows_some_examples_no_video_in_training():
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=(16, 2, 51, 16)) * 10, jnp.float32)
   v = jnp.asarray(rng.normal(size=(16, 10, 49)), jnp.float32)
-  model.train()
-  y = np.asarray(model(x, v))
-  model.modality_dropout.dropout.deterministic = True
-  with_video = np.asarray(model(x, v))
-  without = np.asarray(model(x, jnp.zeros_like(v)))
-  seen = np.array([np.allclose(a, b) for a, b in zip(y, with_video)])
-  blind = np.array([np.allclose(a, b) for a, b in zip(y, without)])
-  assert np.all(seen != blind)  # each example either sees or lacks the video
-  assert 0 < blind.sum() < len(blind)
-  model.eval()  # evaluation always sees the video
-  y = np.asarray(model(x, v))
-  assert not np.allclose(y, np.asarray(model(x, jnp.zeros_like(v))))
-  np.testing.assert_array_equal(y, np.asarray(model(x, v)))
+  model_steps.check_visual_dropout(model, x, v)
   with pytest.raises(ValueError, match='use_visual'):
     asma.ASMASeld(
         2,

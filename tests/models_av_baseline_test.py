@@ -267,6 +267,35 @@ def test_decoder_layer_matches_torch_in_training_mode_without_dropout():
     want = ref(torch.from_numpy(x), torch.from_numpy(mem)).numpy()
   got = np.asarray(layer(jnp.asarray(x), jnp.asarray(mem)))
   np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+  # A local cross-attention mask (torch masks where True, ours attends).
+  mask = av_baseline.local_attention_mask(5, 7, 1)
+  with torch.no_grad():
+    want = ref(
+        torch.from_numpy(x),
+        torch.from_numpy(mem),
+        memory_mask=torch.from_numpy(~np.asarray(mask[0, 0])),
+    ).numpy()
+  got = np.asarray(layer(jnp.asarray(x), jnp.asarray(mem), mask))
+  np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+
+
+def test_local_attention_mask():
+  mask = np.asarray(av_baseline.local_attention_mask(4, 5, 1))
+  assert mask.shape == (1, 1, 4, 5) and mask.dtype == bool
+  np.testing.assert_array_equal(
+      mask[0, 0].astype(int),
+      [
+          [1, 1, 0, 0, 0],
+          [1, 1, 1, 0, 0],
+          [0, 1, 1, 1, 0],
+          [0, 0, 1, 1, 1],
+      ],
+  )
+  np.testing.assert_array_equal(
+      av_baseline.local_attention_mask(3, 3, 0)[0, 0], np.eye(3, dtype=bool)
+  )
+  with pytest.raises(ValueError, match='>= 0'):
+    av_baseline.local_attention_mask(3, 3, -1)
 
 
 def test_visual_input_layouts():
@@ -395,16 +424,4 @@ def test_visual_dropout_blanks_the_video_of_some_training_examples():
   assert _num_params(model) == _num_params(_tiny_model())
   x = jax.random.normal(jax.random.key(0), (16, 2, 51, 16))
   v = jax.random.normal(jax.random.key(1), (16, 10, 7, 7))
-  model.train()
-  y = np.asarray(model(x, v))
-  model.modality_dropout.dropout.deterministic = True
-  with_video = np.asarray(model(x, v))
-  without = np.asarray(model(x, jnp.zeros_like(v)))
-  seen = np.array([np.allclose(a, b) for a, b in zip(y, with_video)])
-  blind = np.array([np.allclose(a, b) for a, b in zip(y, without)])
-  assert np.all(seen != blind)
-  assert 0 < blind.sum() < len(blind)
-  model.eval()  # evaluation always sees the video
-  y = np.asarray(_forward(model, x, v))
-  np.testing.assert_array_equal(y, np.asarray(_forward(model, x, v)))
-  assert not np.allclose(y, np.asarray(_forward(model, x, jnp.zeros_like(v))))
+  model_steps.check_visual_dropout(model, x, v)

@@ -157,6 +157,7 @@ class ASMASeld(nnx.Module):
       decoder_heads: int = 8,
       decoder_ffn_dim: int = 2048,
       decoder_dropout: float = 0.1,
+      cross_attention_window: int | None = None,
       fnn_size: int = 128,
       dropout: float = 0.05,
       blind: bool = False,
@@ -195,6 +196,11 @@ class ASMASeld(nnx.Module):
       decoder_heads: heads of the decoder.
       decoder_ffn_dim: feed-forward width of the decoder.
       decoder_dropout: dropout of the decoder.
+      cross_attention_window: None (the reference): every audio frame of
+        the decoder attends to every visual frame of the window. k >= 0:
+        only to the visual frames within k label frames of its own
+        (`av_baseline.local_attention_mask`; 0 pairs each audio frame with
+        its own video frame). No parameters change.
       fnn_size: hidden width of the head.
       dropout: dropout of the conv blocks, GRU and MHSA.
       blind: the audio-only control with the same parameters (the visual
@@ -221,6 +227,19 @@ class ASMASeld(nnx.Module):
     self.use_transformer = use_transformer
     self.use_visual = use_visual
     self.blind = bool(blind)
+    if cross_attention_window is not None:
+      if not (use_visual and use_transformer):
+        raise ValueError(
+            'cross_attention_window needs the decoder fusion '
+            '(use_visual=True, use_transformer=True).'
+        )
+      if int(cross_attention_window) < 0:
+        raise ValueError(
+            'cross_attention_window must be None or >= 0, got '
+            f'{cross_attention_window}.'
+        )
+      cross_attention_window = int(cross_attention_window)
+    self.cross_attention_window = cross_attention_window
     self.dtype = dtype
     kw = dict(rngs=rngs, dtype=dtype)
 
@@ -363,8 +382,13 @@ class ASMASeld(nnx.Module):
     a = self.embed(x)
     if memory is not None:
       if self.use_transformer:
+        mask = None
+        if self.cross_attention_window is not None:
+          mask = av_baseline.local_attention_mask(
+              a.shape[1], memory.shape[1], self.cross_attention_window
+          )
         for layer in self.decoder_layers:
-          a = layer(a, memory)
+          a = layer(a, memory, mask)
       else:
         a = self.fusion_proj(jnp.concatenate([a, memory], axis=-1))
     for layer in self.fnn:

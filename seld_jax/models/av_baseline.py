@@ -193,6 +193,21 @@ def multi_head_attention(
   )
 
 
+def local_attention_mask(
+    num_queries: int, num_keys: int, window: int
+) -> jax.Array:
+  """Bool [1, 1, T, S]: query t may attend to key s where |t - s| <= window.
+
+  For a decoder whose queries (audio frames) and keys (visual frames) share
+  one time axis: `window=0` pairs each audio frame with its own video frame.
+  """
+  if window < 0:
+    raise ValueError(f'The attention window must be >= 0, got {window}.')
+  t = jnp.arange(num_queries)[:, None]
+  s = jnp.arange(num_keys)[None, :]
+  return (jnp.abs(t - s) <= window)[None, None]
+
+
 def _layer_norm(dim: int, rngs: nnx.Rngs, dtype) -> nnx.LayerNorm:
   return nnx.LayerNorm(dim, epsilon=1e-5, dtype=dtype, rngs=rngs)
 
@@ -204,7 +219,7 @@ class TransformerDecoderLayer(nnx.Module):
     x = norm2(x + dropout(cross_attn(x, memory, memory)))
     x = norm3(x + dropout(linear2(dropout(relu(linear1(x))))))
 
-  No masks (the baseline passes none).
+  The baselines pass no masks; `memory_mask` is optional.
   """
 
   def __init__(
@@ -230,10 +245,22 @@ class TransformerDecoderLayer(nnx.Module):
     self.norm3 = _layer_norm(dim, rngs, dtype)
     self.dropout = nnx.Dropout(dropout, rngs=rngs)
 
-  def __call__(self, x: jax.Array, memory: jax.Array) -> jax.Array:
-    """x [B, T, d] attends to memory [B, S, d] -> [B, T, d]."""
+  def __call__(
+      self,
+      x: jax.Array,
+      memory: jax.Array,
+      memory_mask: jax.Array | None = None,
+  ) -> jax.Array:
+    """x [B, T, d] attends to memory [B, S, d] -> [B, T, d].
+
+    `memory_mask` (bool, broadcastable to [B, heads, T, S]; True where
+    query t may attend to memory s) restricts the cross-attention, as
+    torch's `memory_mask` with the opposite convention.
+    """
     x = self.norm1(x + self.dropout(self.self_attn(x)))
-    x = self.norm2(x + self.dropout(self.cross_attn(x, memory)))
+    x = self.norm2(
+        x + self.dropout(self.cross_attn(x, memory, mask=memory_mask))
+    )
     y = self.linear2(self.dropout(jax.nn.relu(self.linear1(x))))
     return self.norm3(x + self.dropout(y))
 
