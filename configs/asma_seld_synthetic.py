@@ -52,13 +52,16 @@ def get_config(arg: str = 'full'):
   # batch 8 of 2-s windows every variant learned far less in 4000 steps; at
   # 2e-3 there the full model's training loss stayed above a constant
   # no-event output's for 2,400 steps.)
-  recipe = default.five_second_config()
-  for name in ('schedule', 'warmup_steps'):
+  recipe = default.get_config()
+  for name in (
+      'window_seconds',
+      'eval_hop_seconds',
+      'batch_size',
+      'eval_batch_size',
+      'schedule',
+      'warmup_steps',
+  ):
     config[name] = recipe[name]
-  config.window_seconds = 1.2
-  config.eval_hop_seconds = 0.6
-  config.batch_size = 32
-  config.eval_batch_size = 32
   config.learning_rate = 1.5e-3
   config.num_train_steps = 2000
   config.eval_every_steps = 1000
