@@ -99,11 +99,12 @@ def get_config():
 
   # Initialisation from another run and frozen modules (multi-stage
   # recipes): variables are copied by name and shape; `init_map` holds
-  # (destination prefix, source prefix) pairs; `freeze` module prefixes get
-  # no updates.
+  # (destination prefix, source prefix) pairs; `init_skip` prefixes keep
+  # the new model's initialisation; `freeze` module prefixes get no updates.
   config.init_from = ml_collections.config_dict.placeholder(str)
   config.init_from_step = ml_collections.config_dict.placeholder(int)
   config.init_map = ()
+  config.init_skip = ()
   config.freeze = ()
 
   # Evaluation, logging, checkpoints.

@@ -301,8 +301,10 @@ def initializer(config, mesh=None):
   every variable with the same name and shape. `config.init_map` holds
   (destination prefix, source prefix) pairs (e.g.
   (('doa_branch.conv', 'sed_branch.conv'),) to start a second stage from the
-  first stage's convolutions). RNG state is never copied. A resumed run
-  restores its own checkpoint instead.
+  first stage's convolutions). Variables under a `config.init_skip` prefix
+  (e.g. ('visual_embed.kernel',)) keep the new model's initialisation; a
+  prefix that names no variable is an error. RNG state is never copied. A
+  resumed run restores its own checkpoint instead.
   """
   del mesh
   source = config.get('init_from')
@@ -322,7 +324,8 @@ def initializer(config, mesh=None):
     arrays = _restored_arrays(restored['params'])
     arrays.update(_restored_arrays(restored['rest']))
     mapping = dict(config.get('init_map', {}) or {})
-    copied = []
+    skip = tuple(config.get('init_skip', ()) or ())
+    copied, skipped = [], set()
 
     def source_name(name):
       for dst, src in mapping.items():
@@ -334,6 +337,10 @@ def initializer(config, mesh=None):
       name = train_step.param_path(path)
       if '.rngs.' in f'.{name}.':
         return leaf
+      hits = train_step.prefix_hits(name, skip)
+      if hits:
+        skipped.update(hits)
+        return leaf
       src = arrays.get(source_name(name))
       if src is None or tuple(src.shape) != tuple(leaf.shape):
         return leaf
@@ -342,6 +349,7 @@ def initializer(config, mesh=None):
 
     params = jax.tree_util.tree_map_with_path(take, params)
     rest = jax.tree_util.tree_map_with_path(take, rest)
+    train_step.check_prefixes_used(params, skip, skipped, 'init_skip')
     if not copied:
       raise ValueError(
           f'init_from={source} (step {step}): no variable matched by name '

@@ -126,12 +126,12 @@ def param_path(path) -> str:
   return '.'.join(keys)
 
 
-def _prefix_hits(name: str, prefixes) -> list[str]:
+def prefix_hits(name: str, prefixes) -> list[str]:
   """The module-path prefixes that `name` ('a.b.c') lies under."""
   return [p for p in prefixes if name == p or name.startswith(p + '.')]
 
 
-def _check_prefixes_used(params: Any, prefixes, used, setting: str) -> None:
+def check_prefixes_used(params: Any, prefixes, used, setting: str) -> None:
   """A prefix that matched no parameter is an error naming the modules."""
   unused = [p for p in prefixes if p not in used]
   if unused:
@@ -155,12 +155,12 @@ def freeze_labels(params: Any, prefixes) -> Any:
   used = set()
 
   def label(path, _):
-    hits = _prefix_hits(param_path(path), prefixes)
+    hits = prefix_hits(param_path(path), prefixes)
     used.update(hits)
     return 'frozen' if hits else 'trained'
 
   labels = jax.tree_util.tree_map_with_path(label, params)
-  _check_prefixes_used(params, prefixes, used, 'freeze')
+  check_prefixes_used(params, prefixes, used, 'freeze')
   return labels
 
 
@@ -192,7 +192,7 @@ def muon_dimension_numbers(
 
   def spec(path, x):
     name = param_path(path)
-    hits = _prefix_hits(name, exclude)
+    hits = prefix_hits(name, exclude)
     used.update(hits)
     parts = name.split('.')
     if hits or x.ndim < 2 or parts[-1] != 'kernel':
@@ -203,7 +203,7 @@ def muon_dimension_numbers(
 
   specs = jax.tree_util.tree_map_with_path(spec, params)
   if strict:
-    _check_prefixes_used(params, exclude, used, 'muon_exclude')
+    check_prefixes_used(params, exclude, used, 'muon_exclude')
   return specs
 
 

@@ -450,3 +450,35 @@ def test_init_from_another_run(tmp_path, data_dir, trained):
       _flat(_params(trained, 8)), _flat(_params(run, 1)), strict=True
   ):
     np.testing.assert_array_equal(a, b)
+
+
+def test_init_skip_keeps_the_new_initialisation(trained):
+  # In-process: initialise the test config's model from the 8-step run,
+  # leaving the first convolution at the new model's initialisation.
+  from configs import test as test_config  # pylint: disable=g-import-not-at-top
+  from seld_jax import sharding  # pylint: disable=g-import-not-at-top
+  from seld_jax import train  # pylint: disable=g-import-not-at-top
+  from seld_jax import train_step  # pylint: disable=g-import-not-at-top
+
+  mesh = sharding.make_mesh()
+  fresh = train._restored_arrays(
+      train_step.setup(test_config.get_config(), mesh).state.params
+  )
+  source = train._restored_arrays(_params(trained, 8))
+  skip = sorted(fresh)[0].rsplit('.', 1)[0]  # a module: its kernel, bias
+  config = test_config.get_config()
+  config.init_from = str(trained)
+  config.init_from_step = 8
+  config.init_skip = (skip,)
+  run = train_step.setup(config, mesh, init_params=train.initializer(config))
+  got = train._restored_arrays(run.state.params)
+  assert set(got) == set(fresh) == set(source)
+  kept = [k for k in got if k.startswith(skip + '.')]
+  assert kept
+  for k in got:
+    want = fresh[k] if k in kept else source[k]
+    np.testing.assert_array_equal(np.asarray(got[k]), want, err_msg=k)
+  assert any(not np.array_equal(fresh[k], source[k]) for k in kept)
+  config.init_skip = ('no_such_module',)
+  with pytest.raises(ValueError, match="init_skip: \\['no_such_module'\\]"):
+    train_step.setup(config, mesh, init_params=train.initializer(config))
