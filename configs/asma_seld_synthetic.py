@@ -80,6 +80,10 @@ def get_config(arg: str = 'full'):
     config.freeze = ()  # the small CNN trains with the model
     kw.blind = arg == 'blind'
     kw.visual_dropout = 0.0
+    # True: the visual projection starts at zero, so that an AV model
+    # initialised from its blind control (with
+    # --config.init_skip='("visual_embed.kernel",)') starts as that control.
+    kw.zero_visual_embed = False
     if kw.use_transformer:
       # None: the reference decoder (every audio frame attends to the whole
       # window's video); k: only to the frames within k label frames.

@@ -78,6 +78,7 @@ def test_variants(arg, count):
   assert tuple(config.model_kwargs.visual_size) == (72, 128)
   assert config.freeze == ()  # the small CNN is trained
   assert model.blind == (arg == 'blind')
+  assert config.model_kwargs.zero_visual_embed is False  # reference init
   frames = jax.ShapeDtypeStruct((1, 12, 72, 128, 3), jnp.uint8)
   out = nnx.eval_shape(lambda m, x, v: m(x, v), model, feats, frames)
   assert out.shape == (1, 12, 156)

@@ -439,3 +439,41 @@ def test_visual_dropout_shows_some_examples_no_video_in_training():
         rngs=nnx.Rngs(0),
         **_TINY,
     )
+
+
+def test_zero_visual_embed_starts_as_the_blind_control():
+  kwargs = dict(dropout=0.0, decoder_dropout=0.0, **_TINY)
+  blind = asma.ASMASeld(2, 16, 13, blind=True, rngs=nnx.Rngs(0), **kwargs)
+  model = asma.ASMASeld(
+      2, 16, 13, zero_visual_embed=True, rngs=nnx.Rngs(1), **kwargs
+  )
+  assert _num_params(model) == _num_params(blind)
+  kernel = np.asarray(model.visual_embed.kernel[...])
+  assert kernel.shape == (49, 16) and not kernel.any()
+  assert np.abs(np.asarray(model.visual_embed.bias[...])).max() > 0
+  # Everything but the zero kernel from the blind control (a two-stage
+  # start with config.init_skip=('visual_embed.kernel',)).
+  state = nnx.state(blind)
+  state['visual_embed']['kernel'] = nnx.state(model)['visual_embed']['kernel']
+  nnx.update(model, state)
+  blind.eval()
+  model.eval()
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(2, 2, 51, 16)) * 10, jnp.float32)
+  v = jnp.asarray(rng.normal(size=(2, 10, 49)), jnp.float32)
+  np.testing.assert_array_equal(
+      np.asarray(model(x, v)), np.asarray(blind(x, v))
+  )
+  # The video reaches the kernel's gradient, so training moves it.
+  grads = nnx.grad(lambda m: jnp.sum(m(x, v) ** 2))(model)
+  assert np.abs(np.asarray(grads['visual_embed']['kernel'][...])).max() > 0
+  with pytest.raises(ValueError, match='use_visual'):
+    asma.ASMASeld(
+        2,
+        16,
+        13,
+        use_visual=False,
+        zero_visual_embed=True,
+        rngs=nnx.Rngs(0),
+        **_TINY,
+    )

@@ -162,6 +162,7 @@ class ASMASeld(nnx.Module):
       dropout: float = 0.05,
       blind: bool = False,
       visual_dropout: float = 0.0,
+      zero_visual_embed: bool = False,
       dtype=None,
       rngs: nnx.Rngs,
   ):
@@ -208,6 +209,13 @@ class ASMASeld(nnx.Module):
       visual_dropout: modality dropout: in training, the probability that
         an example's visual input is zeroed before the fusion, as `blind`
         does for all (`layers.ModalityDropout`; 0: off).
+      zero_visual_embed: start the visual projection's kernel at zero
+        (its bias as usual), so that the fusion sees the same constant
+        memory as the `blind` control until training moves the kernel; the
+        zero-initialised new branch of ControlNet (Zhang et al. 2023). An
+        AV model initialised from its blind control's checkpoint with this
+        kernel left out (`config.init_skip`) then starts as that control,
+        output for output.
       dtype: computation dtype.
       rngs: initialisation and dropout.
     """
@@ -300,6 +308,10 @@ class ASMASeld(nnx.Module):
       )
       self.visual_dim = av_baseline.resolve_visual_dim(visual_dim, frontend_dim)
       self.visual_embed = layers.linear(self.visual_dim, rnn_size, **kw)
+      if zero_visual_embed:
+        self.visual_embed.kernel.value = jnp.zeros_like(
+            self.visual_embed.kernel.value
+        )
       self.modality_dropout = (
           layers.ModalityDropout(visual_dropout, rngs=rngs)
           if visual_dropout
@@ -319,8 +331,10 @@ class ASMASeld(nnx.Module):
       else:
         self.fusion_proj = layers.linear(2 * rnn_size, rnn_size, **kw)
     else:
-      if visual_dropout:
-        raise ValueError('visual_dropout needs use_visual=True.')
+      if visual_dropout or zero_visual_embed:
+        raise ValueError(
+            'visual_dropout and zero_visual_embed need use_visual=True.'
+        )
       self.visual_frontend, self.visual_dim = None, None
 
     # Head (a list, as `crnn.SeldCRNN`'s, so that the baseline's weight
