@@ -33,6 +33,7 @@ from scipy import signal as sps
 from configs import test as test_config
 from seld_jax import augment
 from seld_jax import events as events_lib
+from seld_jax import stereo_view
 from seld_jax import targets
 from seld_jax.synth import render
 from seld_jax.synth import scenes
@@ -166,6 +167,66 @@ def test_blob_and_sound_follow_the_transformed_label(set_name, fmt):
       lags = doa_estimation.mic_lags(out_audio[i], inside, FS)
       expected = doa_estimation.expected_mic_lags(labels, 'rigid', FS)
       assert np.abs(lags - expected).max() < 1.0, name
+
+
+def test_stereo_swap_moves_the_perspective_blob_and_the_level_difference():
+  """DCASE2025 stereo: the L/R swap, az -> -az and the flipped frame agree."""
+  audio, table, _, frames, inside = _scene()
+  pw, ph, hfov = 64, 36, 100.0
+  vfov = stereo_view.vertical_fov(hfov, pw, ph)
+  labels = stereo_view.view_labels(table, 0.0, hfov, vfov)
+  target = targets.multi_accdoa_stereo(labels, T, K, onscreen=True)
+  stereo = stereo_view.mid_side_stereo(audio['foa'].T).T.astype(np.float32)
+  view = stereo_view.perspective_frames(frames, 0.0, hfov, pw, ph)
+  patterns = augment.get_patterns('stereo')
+  assert len(patterns) == 2  # the identity and the swap
+  index = jnp.arange(2)
+  out_audio, out_target = augment.apply_pattern(
+      jnp.asarray(np.repeat(stereo[None], 2, 0)),
+      jnp.asarray(np.repeat(target[None], 2, 0)),
+      index,
+      patterns,
+      'multi_accdoa_stereo',
+  )
+  out_frames = np.asarray(
+      augment.transform_visual(
+          jnp.asarray(np.repeat(view[None], 2, 0)), index, patterns
+      )
+  )
+  out_audio, out_target = np.asarray(out_audio), np.asarray(out_target)
+  np.testing.assert_array_equal(out_audio[0], stereo)
+  np.testing.assert_array_equal(out_frames[0], view)
+  cls, azi = SOURCES[0][:2]  # on screen, to the left (+30 deg)
+  frames_of = inside[np.isin(inside, table.frame[table.class_index == cls])]
+  hop = FS // 10
+  focal = (pw / 2) / np.tan(np.radians(hfov) / 2)
+  for i, sign in ((0, 1.0), (1, -1.0)):
+    # The label: (cos az, sin az) with the sign of sin flipped by the swap.
+    t = out_target[i][frames_of][:, 0]  # slot A0: [F, 5, K]
+    np.testing.assert_allclose(t[:, 0, cls], 1.0)
+    np.testing.assert_allclose(t[:, 1, cls], np.cos(np.radians(azi)), 1e-6)
+    np.testing.assert_allclose(
+        t[:, 2, cls], sign * np.sin(np.radians(azi)), atol=1e-6
+    )
+    np.testing.assert_allclose(t[:, 4, cls], 1.0)  # still on screen
+    # The blob at the pinhole column of the labelled azimuth (the camera's
+    # left is its +y, so a source at +az sits left of the centre): within
+    # 1.5 px, the blob being resampled (nearest pixel) and stretched by the
+    # perspective; and the swapped blob the mirror image of the original.
+    expected = pw / 2 - focal * np.tan(np.radians(sign * azi))
+    for f in frames_of:
+      col, row = _blob_centre(out_frames[i, f], cls, expected)
+      assert abs(col - expected) < 1.5, (i, f, col, expected)
+      col0, row0 = _blob_centre(out_frames[0, f], cls, pw / 2 - focal * 0.58)
+      assert abs(col - (col0 if i == 0 else pw - col0)) < 1e-9
+      assert row == row0
+    # The louder channel: left for +az (L = (W + Y) / 2), right once swapped.
+    span = slice(frames_of.min() * hop, (frames_of.max() + 1) * hop)
+    left, right = np.sum(out_audio[i][:, span] ** 2, axis=1)
+    assert sign * 10 * np.log10(left / right) > 3.0, (i, left, right)
+  # The off-screen source is in neither frame.
+  other = SOURCES[1][0]
+  assert not _class_mask(out_frames, other).any()
 
 
 def test_moved_frames_equal_frames_drawn_at_the_moved_labels():
