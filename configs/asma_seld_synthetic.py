@@ -36,6 +36,7 @@ import ml_collections
 
 from configs import asma_seld
 from configs import default
+from seld_jax import augment
 
 VARIANTS = asma_seld.VARIANTS + ('blind',)
 
@@ -66,6 +67,9 @@ def get_config(arg: str = 'full'):
   config.num_train_steps = 2000
   config.eval_every_steps = 1000
   config.checkpoint_every_steps = 1000
+  # Every augmentation field, all off (the README's rows); e.g.
+  # --config.augment.acs=stereo for the L/R swap with the frames flipped.
+  config.augment = augment.default_config()
   kw = config.model_kwargs
   if kw.use_visual:
     kw.visual_size = (72, 128)  # the dataset's perspective frames (H, W)

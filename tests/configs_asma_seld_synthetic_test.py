@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from configs import asma_seld_synthetic
+from seld_jax import augment
 from seld_jax import formats
 from seld_jax import train
 from seld_jax import train_step
@@ -79,6 +80,9 @@ def test_variants(arg, count):
   assert config.freeze == ()  # the small CNN is trained
   assert model.blind == (arg == 'blind')
   assert config.model_kwargs.zero_visual_embed is False  # reference init
+  # Every augmentation field present (settable from the command line), off.
+  assert config.augment.to_dict() == augment.default_config().to_dict()
+  assert augment.build(config) == (None, None)
   frames = jax.ShapeDtypeStruct((1, 12, 72, 128, 3), jnp.uint8)
   out = nnx.eval_shape(lambda m, x, v: m(x, v), model, feats, frames)
   assert out.shape == (1, 12, 156)
