@@ -35,6 +35,13 @@ its decoded frames ('frames'), or its rows of the embedding store
 
 from __future__ import annotations
 
+if __name__ == '__main__':
+  # First, before the imports below load JAX: this command may re-execute
+  # itself with transparent huge pages on (seld_jax/huge_pages.py).
+  from seld_jax import huge_pages
+
+  huge_pages.reexec()
+
 from collections.abc import Mapping
 import dataclasses
 import json

@@ -38,6 +38,13 @@ to the store's dtype, so the model sees what it was trained on.
 
 from __future__ import annotations
 
+if __name__ == '__main__':
+  # First, before the imports below load JAX: this command may re-execute
+  # itself with transparent huge pages on (seld_jax/huge_pages.py).
+  from seld_jax import huge_pages
+
+  huge_pages.reexec()
+
 from collections.abc import Sequence
 import os
 import pathlib

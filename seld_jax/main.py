@@ -21,6 +21,13 @@ This file is intentionally kept short: the work is in `train.py`.
 
 import os
 
+if __name__ == '__main__':
+  # First, before the imports below load JAX: this command may re-execute
+  # itself with transparent huge pages on (seld_jax/huge_pages.py).
+  from seld_jax import huge_pages
+
+  huge_pages.reexec()
+
 from absl import app
 from absl import flags
 from absl import logging
