@@ -50,8 +50,12 @@ prints both losses.
 
 Accelerator runs only change flags: `--per_device_batch` (the batch sizes
 are per device), `--devices` (how many to use), `--bf16` (config.bf16),
-`--notorch`. The load average (other jobs share the machine) is recorded for
-the whole run and per configuration. Prints one JSON object.
+`--notorch`. `--huge_pages` (the default) runs every configuration
+subprocess, ours and PyTorch's alike, with `glibc.malloc.hugetlb=1` as
+`seld_jax.main` runs (`seld_jax.huge_pages`; recorded under `machine`);
+`--nohuge_pages` without it (the README's rows before session 12). The
+load average (other jobs share the machine) is recorded for the whole run
+and per configuration. Prints one JSON object.
 
   python -m benchmarks.train_step [--models=crnn,conformer,av_crnn \
       --batch_sizes=8,32,128 --repeats=10 --check_scaling]
@@ -71,6 +75,8 @@ import traceback
 from absl import app
 from absl import flags
 import numpy as np
+
+from seld_jax import huge_pages
 
 _MODELS = flags.DEFINE_list(
     'models',
@@ -107,6 +113,13 @@ _SUBPROCESS = flags.DEFINE_bool(
 )
 _TIMEOUT = flags.DEFINE_integer(
     'timeout', 1800, 'Seconds allowed per configuration subprocess.'
+)
+_HUGE_PAGES = flags.DEFINE_bool(
+    'huge_pages',
+    True,
+    'Run the configuration subprocesses (ours and PyTorch alike) with'
+    ' glibc.malloc.hugetlb=1, as seld_jax.main runs (seld_jax.huge_pages);'
+    ' --nohuge_pages: without it.',
 )
 _CHECK_SCALING = flags.DEFINE_bool(
     'check_scaling', False, 'Compare 1 vs 8 forced CPU devices.'
@@ -598,6 +611,13 @@ WORKERS = {
 # -----------------------------------------------------------------------------
 
 
+def _huge_pages_env(env: dict) -> dict:
+  """The configuration subprocesses' environment under --huge_pages."""
+  if not _HUGE_PAGES.value:
+    return huge_pages.without(env)
+  return huge_pages.environment(env) or env
+
+
 def _run(spec: dict, env_update: dict | None = None) -> dict:
   """Runs one configuration, in a subprocess unless --nosubprocess."""
   if not _SUBPROCESS.value and not env_update:
@@ -608,6 +628,7 @@ def _run(spec: dict, env_update: dict | None = None) -> dict:
       p for p in (repo, env.get('PYTHONPATH')) if p
   )
   env.update(env_update or {})
+  env = _huge_pages_env(env)
   try:
     proc = subprocess.run(
         [
@@ -779,6 +800,14 @@ def main(argv):
           'processor': platform.processor() or platform.machine(),
           'python': platform.python_version(),
           'numpy': np.__version__,
+          'glibc': huge_pages.glibc_version(),
+          'thp_mode': huge_pages.thp_mode(),
+          # Whether the configurations ran with huge pages for malloc.
+          'glibc_tunables_of_configurations': (
+              _huge_pages_env(dict(os.environ)).get('GLIBC_TUNABLES', '')
+              if _SUBPROCESS.value
+              else os.environ.get('GLIBC_TUNABLES', '')
+          ),
           **platform_info,
       },
       'ours': ours,
