@@ -143,7 +143,7 @@ def reexec() -> None:
   Returns without doing anything where `environment` gives None.
   """
   env = environment(os.environ)
-  if env is None:
+  if env is None or not sys.executable:  # embedded: no interpreter to run
     return
   sys.stdout.flush()
   sys.stderr.flush()
