@@ -24,8 +24,9 @@ matters where the kernel's THP mode is 'madvise' (the usual default; with
 'always' every mapping gets them already, with 'never' none can).
 
 Measured on the project machine (2 cores, THP 'madvise'): the baseline
-CRNN's train step 1.6-1.8x faster (README, performance), writing 527 MB of
-new float32 4.4x faster. PyTorch's CPU step gains about as much.
+CRNN's train step benchmark 1.4-1.6x faster, training runs 1.2-1.3x (README,
+performance), writing 527 MB of new float32 4.4x faster. PyTorch's CPU step
+gains about as much.
 
 The tunable is read when a process starts, so the command-line entry
 points (`seld_jax.main`, `.evaluate`, `.infer`) call `reexec` first: the
@@ -77,12 +78,13 @@ def _tunables(value: str) -> list[str]:
   return [t for t in value.split(':') if t]
 
 
+def _is_hugetlb(tunable: str) -> bool:
+  return tunable.split('=')[0] == TUNABLE
+
+
 def has_tunable(env: Mapping[str, str]) -> bool:
   """Whether `env`'s GLIBC_TUNABLES already sets glibc.malloc.hugetlb."""
-  return any(
-      t.split('=')[0] == TUNABLE
-      for t in _tunables(env.get('GLIBC_TUNABLES', ''))
-  )
+  return any(map(_is_hugetlb, _tunables(env.get('GLIBC_TUNABLES', ''))))
 
 
 def environment(
@@ -122,9 +124,7 @@ def without(env: Mapping[str, str]) -> dict[str, str]:
   """`env` without the hugetlb tunable, and opted out of adding it."""
   out = dict(env)
   kept = [
-      t
-      for t in _tunables(env.get('GLIBC_TUNABLES', ''))
-      if t.split('=')[0] != TUNABLE
+      t for t in _tunables(env.get('GLIBC_TUNABLES', '')) if not _is_hugetlb(t)
   ]
   if kept:
     out['GLIBC_TUNABLES'] = ':'.join(kept)

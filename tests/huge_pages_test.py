@@ -147,7 +147,11 @@ def test_the_tunable_gives_mallocs_huge_pages():
   env = _clean_env()
   with_tunable = huge_pages.environment(env)
   if with_tunable is None:
-    pytest.skip('glibc < 2.35 or THP not in madvise mode on this machine')
+    # Nothing to give: this machine cannot act on the tunable (the project
+    # machines can: glibc 2.36, THP 'madvise'), and reexec leaves it be.
+    glibc, mode = huge_pages.glibc_version(), huge_pages.thp_mode()
+    assert glibc is None or glibc < (2, 35) or mode != 'madvise'
+    return
 
   def huge_kb(e):
     out = subprocess.run(
