@@ -72,6 +72,10 @@ class SyntheticSeldConfig(tfds.core.BuilderConfig):
       on-screen flags by the field of view (`hfov` and the frame's aspect),
       the DCASE2025 metadata format.
     hfov: horizontal field of view of the stereo view's camera (degrees).
+    clip_seconds: with `stereo_view`, cut each scene into clips of this
+      length, each seen from its own random viewing azimuth and stored as
+      its own example (`<scene>_clipKK`), as the DCASE2025 set was cut from
+      STARSS23 in 5-s clips; None: one view per scene.
     num_train: training scenes (fold 1); a split with no scenes is left out.
     num_test: test scenes (fold 2, in rooms not used for training).
     duration: scene length in seconds.
@@ -88,6 +92,7 @@ class SyntheticSeldConfig(tfds.core.BuilderConfig):
   video_width: int = 128
   stereo_view: bool = False
   hfov: float = stereo_view_lib.DEFAULT_HFOV
+  clip_seconds: float | None = None
   num_train: int = 136
   num_test: int = 16
   duration: float = 60.0
@@ -102,6 +107,20 @@ class SyntheticSeldConfig(tfds.core.BuilderConfig):
       )
     if self.stereo_view and self.audio_format != 'foa':
       raise ValueError('stereo_view converts FOA scenes: audio_format=foa.')
+    if self.clip_seconds is not None:
+      if not self.stereo_view:
+        raise ValueError('clip_seconds cuts stereo views: stereo_view=True.')
+      frames = self.clip_seconds * LABEL_RATE
+      if (
+          self.clip_seconds <= 0
+          or abs(frames - round(frames)) > 1e-9
+          or (self.duration * LABEL_RATE) % round(frames)
+      ):
+        raise ValueError(
+            'clip_seconds must be a positive whole number of label frames'
+            f' (1 / {LABEL_RATE} s) dividing duration {self.duration} s, got'
+            f' {self.clip_seconds}.'
+        )
     if self.num_train + self.num_test < 1:
       raise ValueError('num_train + num_test must be at least 1.')
     self.synth_config()  # Validates the rest.
@@ -141,9 +160,17 @@ class SyntheticSeldConfig(tfds.core.BuilderConfig):
         self.hfov, self.video_width, self.video_height
     )
 
-  def view_yaw(self, job: render.SceneJob) -> float:
-    """The viewing azimuth (degrees) of a scene's stereo view."""
-    rng = np.random.default_rng([self.seed, job.fold, job.room, job.mix, 25])
+  @property
+  def clip_frames(self) -> int | None:
+    """Label frames per clip (None: whole scenes)."""
+    if self.clip_seconds is None:
+      return None
+    return round(self.clip_seconds * LABEL_RATE)
+
+  def view_yaw(self, job: render.SceneJob, clip: int | None = None) -> float:
+    """The viewing azimuth (degrees) of a scene's (or its clip's) view."""
+    key = [self.seed, job.fold, job.room, job.mix, 25]
+    rng = np.random.default_rng(key if clip is None else key + [clip])
     return float(rng.uniform(-180.0, 180.0))
 
 
@@ -194,6 +221,17 @@ class Builder(tfds.core.GeneratorBasedBuilder):
           stereo_view=True,
           video_height=72,
           video_width=128,
+      ),
+      _config(
+          'stereo_video_clips',
+          'stereo_video cut as DCASE2025 was cut from STARSS23: 5-s clips,'
+          ' each with its own random viewing azimuth and stored as its own'
+          ' example (1632 training and 192 test clips).',
+          video=True,
+          stereo_view=True,
+          video_height=72,
+          video_width=128,
+          clip_seconds=5.0,
       ),
       _config(
           'foa_large',
@@ -294,48 +332,86 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         audio, table = renderer.result(job)
         audio = audio[cfg.audio_format]
         if cfg.stereo_view:
-          audio, table, frames = _stereo_view(cfg, job, audio, table, synth)
+          examples = _stereo_views(cfg, job, audio, table, synth)
         elif cfg.video:
           frames = video_lib.render_frames(
               table, synth.num_frames, cfg.video_width, cfg.video_height
           )
+          examples = [('', audio, table, frames, synth.num_frames)]
         else:
-          frames = None
-        key = f'{job.subdir}/{job.name}'
-        yield key, records.example_from(
-            id=key,
-            audio=audio,
-            sample_rate=synth.sample_rate,
-            events=table,
-            num_frames=synth.num_frames,
-            video=frames,
-            provenance={
-                'dataset': DATASET,
-                'fold': job.fold,
-                'room': job.room,
-                'format': cfg.stored_format,
-                'split_folder': job.subdir,
-                'labeled': True,
-                # The int16 samples a PCM_16 wav of the scene would hold.
-                'pcm_subtype': 'PCM_16',
-            },
-        )
+          examples = [('', audio, table, None, synth.num_frames)]
+        for suffix, *example in examples:
+          key = f'{job.subdir}/{job.name}{suffix}'
+          yield key, self._example(key, job, *example)
       failed = False
     finally:
       if last or failed:
         renderer.close()
 
+  def _example(self, key, job, audio, table, frames, num_frames):
+    """The record of one scene (or clip)."""
+    cfg = self.builder_config
+    return records.example_from(
+        id=key,
+        audio=audio,
+        sample_rate=SAMPLE_RATE,
+        events=table,
+        num_frames=num_frames,
+        video=frames,
+        provenance={
+            'dataset': DATASET,
+            'fold': job.fold,
+            'room': job.room,
+            'format': cfg.stored_format,
+            'split_folder': job.subdir,
+            'labeled': True,
+            # The int16 samples a PCM_16 wav of the scene would hold.
+            'pcm_subtype': 'PCM_16',
+        },
+    )
 
-def _stereo_view(cfg, job, audio, table, synth):
+
+def _stereo_views(cfg, job, audio, table, synth):
+  """[(id suffix, int16 stereo [N, 2], labels, frames or None, frames)].
+
+  One view of the whole scene, or with `clip_seconds` one per clip (`_clipKK`,
+  frames and samples counted from the clip's start), each from its own
+  viewing azimuth.
+  """
+  foa = audio.astype(np.float64)
+  # 1 degree per pixel of 360-degree video, then the camera's view of it.
+  full = (
+      video_lib.render_frames(table, synth.num_frames, 360, 180)
+      if cfg.video
+      else None
+  )
+  if cfg.clip_frames is None:
+    yaw = cfg.view_yaw(job)
+    return [('', *_stereo_view(cfg, yaw, foa, table, full), synth.num_frames)]
+  n = cfg.clip_frames
+  per_frame = synth.sample_rate // LABEL_RATE
+  views = []
+  for k in range(synth.num_frames // n):
+    lo = k * n
+    rows = table.select((table.frame >= lo) & (table.frame < lo + n))
+    rows = rows.replace(frame=rows.frame - lo, num_frames=n)
+    view = _stereo_view(
+        cfg,
+        cfg.view_yaw(job, k),
+        foa[lo * per_frame : (lo + n) * per_frame],
+        rows,
+        None if full is None else full[lo : lo + n],
+    )
+    views.append((f'_clip{k:02d}', *view, n))
+  return views
+
+
+def _stereo_view(cfg, yaw, foa, table, full):
   """(int16 stereo [N, 2], view labels, perspective frames or None)."""
-  yaw = cfg.view_yaw(job)
-  foa = stereo_view_lib.rotate_foa(audio.astype(np.float64), yaw)
-  stereo = stereo_view_lib.mid_side_stereo(foa)
+  stereo = stereo_view_lib.mid_side_stereo(stereo_view_lib.rotate_foa(foa, yaw))
   stereo = np.clip(np.rint(stereo), -32768, 32767).astype(np.int16)
   frames = None
-  if cfg.video:
-    # 1 degree per pixel of 360-degree video, then the camera's view of it.
-    full = video_lib.render_frames(table, synth.num_frames, 360, 180)
+  if full is not None:
     frames = stereo_view_lib.perspective_frames(
         full, yaw, cfg.hfov, cfg.video_width, cfg.video_height
     )

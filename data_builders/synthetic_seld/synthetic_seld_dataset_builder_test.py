@@ -40,7 +40,9 @@ from seld_jax.synth import video
 Builder = synthetic_seld_dataset_builder.Builder
 
 
-def _small(name: str) -> synthetic_seld_dataset_builder.SyntheticSeldConfig:
+def _small(
+    name: str, **changes
+) -> synthetic_seld_dataset_builder.SyntheticSeldConfig:
   """The named config with 3 train + 2 test scenes of 6 s (3 + 1 rooms)."""
   return dataclasses.replace(
       Builder.builder_configs[name],
@@ -51,6 +53,7 @@ def _small(name: str) -> synthetic_seld_dataset_builder.SyntheticSeldConfig:
       duration=6.0,
       train_rooms=3,
       test_rooms=1,
+      **changes,
   )
 
 
@@ -171,6 +174,63 @@ class SyntheticSeldTest(tfds.testing.DatasetBuilderTestCase):
     # Scenes face different ways; some events are on screen, some not.
     self.assertLen(yaws, 3)
     self.assertEqual(set(onscreen), {0, 1})
+
+  def test_stereo_clips_are_cut_views_of_the_scenes(self):
+    """clip_seconds: each clip its own example, seen from its own azimuth."""
+    config = _small('stereo_video_clips', clip_seconds=3.0)
+    self.assertEqual(config.clip_frames, 30)
+    builder = self._make_builder(config=config)
+    builder.download_and_prepare()
+    synth = config.synth_config()
+    jobs = {f'{j.subdir}/{j.name}': j for j in render.scene_plan(synth)}
+    counts = {'train': 0, 'test': 0}
+    yaws = set()
+    for split in counts:
+      for ex in tfds.as_numpy(builder.as_dataset(split=split)):
+        counts[split] += 1
+        rid = records.as_text(ex['id'])
+        scene, clip = rid.rsplit('_clip', 1)
+        k = int(clip)
+        job = jobs[scene]
+        yaw = config.view_yaw(job, k)
+        self.assertNotEqual(yaw, config.view_yaw(job, 1 - k))
+        yaws.add(round(yaw, 6))
+        audio, table = render.render_job(synth, job)
+        foa = audio['foa'][k * 72000 : (k + 1) * 72000].astype(np.float64)
+        stereo = stereo_view.mid_side_stereo(stereo_view.rotate_foa(foa, yaw))
+        self.assertEqual(ex['audio'].shape, (3 * 24000, 2))
+        np.testing.assert_allclose(ex['audio'], stereo, atol=0.5 + 1e-9)
+        self.assertEqual(ex['num_frames'], 30)
+        rows = table.select(
+            (table.frame >= 30 * k) & (table.frame < 30 * k + 30)
+        )
+        rows = rows.replace(frame=rows.frame - 30 * k)
+        labels = records.events_from_example(ex)
+        self.assertTrue(
+            labels.equals(
+                stereo_view.view_labels(rows, yaw, 100.0, config.vfov)
+            )
+        )
+        self.assertTrue(np.all((labels.frame >= 0) & (labels.frame < 30)))
+        # The camera's view of this clip's 360-degree frames (JPEG: close).
+        full = video.render_frames(table, 60, 360, 180)[30 * k : 30 * k + 30]
+        frames = stereo_view.perspective_frames(full, yaw, 100.0, 128, 72)
+        self.assertEqual(ex['video'].shape, (30, 72, 128, 3))
+        error = np.abs(ex['video'].astype(float) - frames).mean()
+        self.assertLess(error, 4.0)
+        self.assertEqual(records.as_text(ex['provenance']['format']), 'stereo')
+    # Two clips per 6-s scene; every clip faces its own way.
+    self.assertEqual(counts, {'train': 6, 'test': 4})
+    self.assertLen(yaws, 10)
+
+  def test_clip_seconds_must_cut_whole_frames_of_the_scene(self):
+    base = Builder.builder_configs['stereo_video_clips']
+    self.assertEqual(base.clip_frames, 50)
+    for bad in (0.0, 0.25, 7.0):
+      with self.assertRaisesRegex(ValueError, 'clip_seconds'):
+        dataclasses.replace(base, clip_seconds=bad)
+    with self.assertRaisesRegex(ValueError, 'stereo_view=True'):
+      dataclasses.replace(Builder.builder_configs['foa'], clip_seconds=5.0)
 
   def test_python_build_is_deterministic_and_feeds_the_pipeline(self):
     """tfds.builder(...).download_and_prepare(), as datasets.ensure_built."""
