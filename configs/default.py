@@ -111,6 +111,11 @@ def get_config():
   config.metric = 'dcase2023'
   config.threshold = 0.5
   config.unify_degrees = 15.0
+  # DCASE2025 audio-visual outputs: None writes the official `int()` of the
+  # on-screen probability (0 unless it is exactly 1.0, so the official
+  # on-screen accuracy scores the references, not the model); a number
+  # writes on-screen where the probability exceeds it (e.g. 0.5).
+  config.onscreen_threshold = ml_collections.config_dict.placeholder(float)
   config.log_every_steps = 200
   config.eval_every_steps = 1850
   config.checkpoint_every_steps = 1850

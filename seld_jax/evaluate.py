@@ -158,6 +158,7 @@ def decode_output(output: np.ndarray, config) -> EventTable:
         output,
         config.num_classes,
         onscreen=target == 'multi_accdoa_stereo_av',
+        onscreen_threshold=config.get('onscreen_threshold'),
         unify_degrees=config.get('unify_degrees', 15.0),
         **kwargs,
     )

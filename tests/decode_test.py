@@ -114,6 +114,16 @@ def test_stereo_decoding_onscreen_truncation_and_distance():
   np.testing.assert_allclose(t.azimuth, [90, 180])
   np.testing.assert_allclose(t.distance, [0, 2.0])
   np.testing.assert_array_equal(t.onscreen, [0, 1])
+  # With a threshold, the probability decides (0.97 > 0.5; 1.0 > 0.5).
+  t = decode.multi_accdoa_stereo_to_events(
+      y, 1, onscreen=True, onscreen_threshold=0.5
+  )
+  np.testing.assert_array_equal(t.onscreen, [1, 1])
+  y[0, 0, 3, 0] = 0.3
+  t = decode.multi_accdoa_stereo_to_events(
+      y, 1, onscreen=True, onscreen_threshold=0.5
+  )
+  np.testing.assert_array_equal(t.onscreen, [0, 1])
 
 
 def test_single_accdoa_and_sed_doa():

@@ -770,3 +770,13 @@ def test_stereo_av_target_keeps_the_onscreen_element():
   assert list(events.frame) == [1] and list(events.class_index) == [5]
   assert list(events.onscreen) == [1]
   np.testing.assert_allclose(events.azimuth, [60.0], atol=1e-4)
+  # A probability under 1.0 is written as 0, unless `onscreen_threshold`
+  # is set.
+  out[1, 0, 3, 5] = 0.8
+  assert list(evaluate.decode_output(out.reshape(3, -1), config).onscreen) == [
+      0
+  ]
+  config.onscreen_threshold = 0.5
+  assert list(evaluate.decode_output(out.reshape(3, -1), config).onscreen) == [
+      1
+  ]
