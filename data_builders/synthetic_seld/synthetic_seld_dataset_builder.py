@@ -385,10 +385,8 @@ def _stereo_views(cfg, job, audio, table, synth):
       if cfg.video
       else None
   )
-  if cfg.clip_frames is None:
-    yaw = cfg.view_yaw(job)
-    return [('', *_stereo_view(cfg, yaw, foa, table, full), synth.num_frames)]
-  n = cfg.clip_frames
+  clips = cfg.clip_frames is not None
+  n = cfg.clip_frames if clips else synth.num_frames
   per_frame = synth.sample_rate // LABEL_RATE
   views = []
   for k in range(synth.num_frames // n):
@@ -397,12 +395,12 @@ def _stereo_views(cfg, job, audio, table, synth):
     rows = rows.replace(frame=rows.frame - lo, num_frames=n)
     view = _stereo_view(
         cfg,
-        cfg.view_yaw(job, k),
+        cfg.view_yaw(job, k if clips else None),
         foa[lo * per_frame : (lo + n) * per_frame],
         rows,
         None if full is None else full[lo : lo + n],
     )
-    views.append((f'_clip{k:02d}', *view, n))
+    views.append((f'_clip{k:02d}' if clips else '', *view, n))
   return views
 
 
