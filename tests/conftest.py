@@ -4,6 +4,7 @@ and tiny synthetic audio-visual datasets built once per session."""
 import dataclasses
 import os
 import pathlib
+import tempfile
 from unittest import mock
 
 import pytest
@@ -24,6 +25,27 @@ def shared_data_path(*parts: str) -> pathlib.Path:
         'SELD_SHARED_DATA to override).'
     )
   return path
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _tempfile_dir_inside_basetemp(tmp_path_factory):
+  """Points `tempfile` (and subprocesses, via TMPDIR) into pytest's basetemp.
+
+  TFDS makes an empty `tmp*tfds` directory in the temp dir and leaves it
+  there each time a builder is made for a dataset not built yet
+  (`DatasetInfo.initialize_from_bucket`, GCS disabled): ~300 per test run.
+  Under basetemp they go with pytest's own temporary files.
+  """
+  path = str(tmp_path_factory.mktemp('tempfile'))
+  saved_env, saved_dir = os.environ.get('TMPDIR'), tempfile.tempdir
+  os.environ['TMPDIR'] = path
+  tempfile.tempdir = path
+  yield path
+  tempfile.tempdir = saved_dir
+  if saved_env is None:
+    os.environ.pop('TMPDIR', None)
+  else:
+    os.environ['TMPDIR'] = saved_env
 
 
 @pytest.fixture
