@@ -35,13 +35,25 @@ timed on one random batch already placed on the devices:
                  peak, where the backend reports one
   cpu_util       process CPU seconds / wall seconds over the timed steps (at
                  most the number of cores; lower when other jobs share them)
+  flops_per_step the FLOPs XLA counts in the compiled step, all devices
+                 (`benchmarks.mfu`); `achieved_tflops` from the median step
+  mfu            achieved over the devices' dense peak (`--peak_tflops` per
+                 device, or `mfu.PEAK_TFLOPS` by device kind: TF32 for a
+                 float32 step on NVIDIA GPUs, bf16 with `--bf16`); None on
+                 CPUs, which have no table
+  matmul_roof_tflops  what XLA's 2048^3 matmul reaches on one device (all
+                 cores of a CPU), and `fraction_of_matmul_roof` the step's
+                 share of it (of the roof times the devices on accelerators)
 
 The same is measured for a PyTorch eager implementation of the baseline CRNN
 (SPEC §3.1, the official module layout) trained with the official
 `MSELoss_ADPIT` and Adam(1e-3) on PRECOMPUTED features [B, 7, 250, 64] (no
 feature extraction, no `set_detect_anomaly`), on the CPU with
 `torch.set_num_threads(os.cpu_count())`; `ratio_vs_torch` is the CRNN's
-windows/s divided by PyTorch's at the same global batch.
+windows/s divided by PyTorch's at the same global batch. Its
+`flops_per_step` are the matmuls and convolutions of forward + backward
+(`torch.utils.flop_counter`; elementwise work and Adam not counted) and its
+`matmul_roof_tflops` is torch's own 2048^3 float32 matmul.
 
 `--check_scaling` also runs a few steps of `--scaling_model` with the same
 global batches on 1 and on 8 forced CPU devices
@@ -76,6 +88,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from benchmarks import mfu
 from seld_jax import huge_pages
 
 _MODELS = flags.DEFINE_list(
@@ -96,6 +109,15 @@ _DEVICES = flags.DEFINE_integer(
     'devices', 0, 'Devices to use (0: all of them).'
 )
 _BF16 = flags.DEFINE_bool('bf16', False, 'Set config.bf16 (bf16 compute).')
+_PEAK_TFLOPS = flags.DEFINE_float(
+    'peak_tflops',
+    None,
+    'Dense peak TFLOP/s of one device for the MFU (default: benchmarks.mfu'
+    '.PEAK_TFLOPS by device kind; none for CPUs).',
+)
+_MATMUL_ROOF = flags.DEFINE_bool(
+    'matmul_roof', True, "Also time XLA's (and torch's) 2048^3 matmul."
+)
 _REPEATS = flags.DEFINE_integer(
     'repeats', 10, 'Timed steps per setting.', lower_bound=1
 )
@@ -160,6 +182,10 @@ def load_config(name: str):
   """`module[:function]` (default function `get_config`) -> its config."""
   module, _, function = name.partition(':')
   return getattr(importlib.import_module(module), function or 'get_config')()
+
+
+def _round(value: float | None, digits: int) -> float | None:
+  return None if value is None else round(value, digits)
 
 
 def _peak_rss_mb() -> float:
@@ -295,6 +321,7 @@ def _jax_worker(spec: dict) -> dict:
   start = time.perf_counter()
   compiled = lowered.compile()
   compile_s = time.perf_counter() - start
+  flops = mfu.compiled_flops(compiled, len(devices))
 
   holder = {'state': run.state}
 
@@ -317,6 +344,23 @@ def _jax_worker(spec: dict) -> dict:
   feature_times, _, _ = _timed_steps(
       lambda: jax.block_until_ready(features(audio)), spec['repeats']
   )
+
+  median = statistics.median(times)
+  peak = spec['peak_tflops'] or mfu.peak_tflops(
+      devices[0].device_kind, bool(spec['bf16'])
+  )
+  achieved, utilisation = mfu.utilisation(flops, median, peak, len(devices))
+  roof = roof_fraction = None
+  if spec['matmul_roof']:
+    roof = mfu.matmul_roof_tflops(
+        devices[0], dtype='bfloat16' if spec['bf16'] else 'float32'
+    )
+    # A CPU device's matmul already uses every core (forced CPU devices
+    # share them); accelerators add a roof per device.
+    roof_total = roof * (1 if devices[0].platform == 'cpu' else len(devices))
+    if achieved:
+      roof_fraction = round(achieved / roof_total, 4)
+    roof = round(roof, 4)
 
   xla_memory = None
   analysis = compiled.memory_analysis()
@@ -348,6 +392,12 @@ def _jax_worker(spec: dict) -> dict:
       'first_step_s': round(first_step_s, 4),
       **_summary(times, global_batch, cpu_util),
       'features_alone_s_median': round(statistics.median(feature_times), 5),
+      'flops_per_step': flops,
+      'achieved_tflops': _round(achieved, 4),
+      'peak_tflops_per_device': peak,
+      'mfu': _round(utilisation, 4),
+      'matmul_roof_tflops': roof,
+      'fraction_of_matmul_roof': roof_fraction,
       'repeats': spec['repeats'],
       'loss_first_last': [round(first_loss, 6), round(last_loss, 6)],
       'peak_rss_mb': round(_peak_rss_mb(), 1),
@@ -480,6 +530,7 @@ def _torch_adpit(output, target):
 def _torch_worker(spec: dict) -> dict:
   """Times forward + backward + Adam of the PyTorch baseline on CPU."""
   import torch  # pylint: disable=g-import-not-at-top
+  from torch.utils import flop_counter  # pylint: disable=g-import-not-at-top
 
   rss_imports = _peak_rss_mb()
   load_start = _load()
@@ -510,6 +561,20 @@ def _torch_worker(spec: dict) -> dict:
     step()
   times, cpu_util, last_loss = _timed_steps(step, spec['repeats'])
   num_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+  with flop_counter.FlopCounterMode(display=False) as counter:
+    step()  # Untimed: forward + backward counted, Adam is elementwise.
+  flops = float(counter.get_total_flops())
+  achieved, _ = mfu.utilisation(flops, statistics.median(times), None, 1)
+  roof = None
+  if spec['matmul_roof']:
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    torch.mm(a, b)
+    best = float('inf')
+    for _ in range(5):
+      start = time.perf_counter()
+      torch.mm(a, b)
+      best = min(best, time.perf_counter() - start)
+    roof = 2.0 * 2048**3 / best / 1e12
   return {
       'model': 'crnn (PyTorch eager, precomputed features)',
       'num_params': int(num_params),
@@ -519,6 +584,12 @@ def _torch_worker(spec: dict) -> dict:
       'setup_s': round(setup_s, 3),
       'first_step_s': round(first_step_s, 4),
       **_summary(times, batch, cpu_util),
+      'flops_per_step': flops,
+      'achieved_tflops': _round(achieved, 4),
+      'matmul_roof_tflops': _round(roof, 4),
+      'fraction_of_matmul_roof': (
+          round(achieved / roof, 4) if achieved and roof else None
+      ),
       'repeats': spec['repeats'],
       'loss_first_last': [round(first_loss, 6), round(last_loss, 6)],
       'peak_rss_mb': round(_peak_rss_mb(), 1),
@@ -677,6 +748,7 @@ def main(argv):
   batch_sizes = [int(b) for b in _BATCH_SIZES.value]
   skip = set(_SKIP.value)
   common = {
+      'matmul_roof': _MATMUL_ROOF.value,
       'repeats': _REPEATS.value,
       'warmup': _WARMUP.value,
       'seed': _SEED.value,
@@ -697,6 +769,7 @@ def main(argv):
               'per_device': _PER_DEVICE.value,
               'devices': _DEVICES.value,
               'bf16': _BF16.value,
+              'peak_tflops': _PEAK_TFLOPS.value,
               **common,
           })
       )
@@ -762,6 +835,7 @@ def main(argv):
           'per_device_batch': _PER_DEVICE.value,
           'devices': _DEVICES.value or 'all',
           'bf16': _BF16.value,
+          'peak_tflops': _PEAK_TFLOPS.value,
           'repeats': _REPEATS.value,
           'warmup': _WARMUP.value,
           'subprocess_per_configuration': _SUBPROCESS.value,
@@ -784,6 +858,12 @@ def main(argv):
               'the same from the fastest step of each (less sensitive to '
               'other jobs; PyTorch threads suffer most when the cores are '
               'oversubscribed)'
+          ),
+          'mfu': (
+              'XLA-counted FLOPs of the whole step per second over the dense'
+              ' peak of the devices (TF32 for float32 on NVIDIA GPUs, bf16'
+              ' with --bf16); torch flops_per_step: matmuls and convolutions'
+              ' of forward + backward only'
           ),
           'ratio_vs_torch_without_features_estimate': (
               'the same with our step time minus the time of the jitted '
