@@ -138,11 +138,55 @@ def adpit(output: jax.Array, target: jax.Array) -> jax.Array:
   return jnp.mean(adpit_per_element(output, target))
 
 
-def binary_cross_entropy(prob: jax.Array, target: jax.Array) -> jax.Array:
-  """Element-wise BCE on probabilities, with torch's log clamp at -100."""
-  log_p = jnp.maximum(jnp.log(prob), -100.0)
-  log_1mp = jnp.maximum(jnp.log1p(-prob), -100.0)
+# torch's `binary_cross_entropy_backward` divides by max(p (1 - p), EPSILON).
+_BCE_EPSILON = 1e-12
+
+
+def _clamped_logs(prob: jax.Array) -> tuple[jax.Array, jax.Array]:
+  return (
+      jnp.maximum(jnp.log(prob), -100.0),
+      jnp.maximum(jnp.log1p(-prob), -100.0),
+  )
+
+
+@jax.custom_vjp
+def _bce(prob: jax.Array, target: jax.Array) -> jax.Array:
+  log_p, log_1mp = _clamped_logs(prob)
   return -(target * log_p + (1.0 - target) * log_1mp)
+
+
+def _bce_fwd(prob, target):
+  return _bce(prob, target), (prob, target)
+
+
+def _bce_bwd(residuals, g):
+  prob, target = residuals
+  d_prob = g * (prob - target) / jnp.maximum((1.0 - prob) * prob, _BCE_EPSILON)
+  log_p, log_1mp = _clamped_logs(prob)
+  return d_prob, g * (log_1mp - log_p)
+
+
+_bce.defvjp(_bce_fwd, _bce_bwd)
+
+
+def binary_cross_entropy(prob: jax.Array, target: jax.Array) -> jax.Array:
+  """Element-wise BCE on probabilities, as torch's `nn.BCELoss`.
+
+  The value clamps the logs at -100; the gradient is torch's,
+  (p - t) / max(p (1 - p), 1e-12), finite where a sigmoid output has
+  saturated to exactly 0 or 1 (|logit| >~ 17 in float32). Differentiating
+  the clamped logs instead gives 0 * inf = NaN there, which stopped
+  audio-visual training once the on-screen output became that confident.
+
+  Args:
+    prob: probabilities in [0, 1].
+    target: targets, broadcastable with `prob`.
+
+  Returns:
+    The element-wise loss, of the broadcast shape.
+  """
+  prob, target = jnp.broadcast_arrays(prob, target)
+  return _bce(prob, target)
 
 
 def adpit_stereo_per_element(output: jax.Array, target: jax.Array) -> jax.Array:

@@ -286,6 +286,45 @@ def test_single_accdoa_and_sed_doa_losses():
   np.testing.assert_allclose(bce, [100.0, 100.0, -np.log(0.3)], rtol=1e-6)
 
 
+def test_bce_gradient_is_torchs_and_finite_where_the_sigmoid_saturates():
+  # float32 sigmoid is exactly 1.0 from logit ~17 and exactly 0 below ~-104.
+  logits = np.array(
+      [-120.0, -30.0, -5.0, 0.0, 5.0, 17.0, 20.0, 40.0], np.float32
+  )
+  for t in (0.0, 0.3, 1.0):
+    grad = jax.grad(
+        lambda x: jnp.sum(
+            losses.binary_cross_entropy(jax.nn.sigmoid(x), jnp.float32(t))
+        )
+    )(jnp.asarray(logits))
+    p = np.asarray(jax.nn.sigmoid(jnp.asarray(logits)))
+    # torch: dL/dp = (p - t) / max(p (1 - p), 1e-12), times dp/dx = p (1 - p).
+    expected = (p - t) / np.maximum(p * (1 - p), 1e-12) * (p * (1 - p))
+    assert np.all(np.isfinite(grad)), (t, grad)
+    np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-7)
+    # Away from saturation that is the familiar sigmoid(x) - t.
+    np.testing.assert_allclose(grad[2:5], p[2:5] - t, rtol=1e-5, atol=1e-7)
+
+
+def test_stereo_av_adpit_gradient_is_finite_with_saturated_onscreen_output():
+  rng = np.random.default_rng(4)
+  table = events_lib.EventTable.from_columns(
+      np.arange(6),
+      rng.integers(0, 4, 6),
+      rng.uniform(-90, 90, 6),
+      distance=rng.uniform(0.5, 4, 6),
+      onscreen=rng.integers(0, 2, 6),
+  )
+  target = jnp.asarray(targets.multi_accdoa_stereo(table, 6, 4, onscreen=True))
+  out = rng.uniform(-1, 1, (1, 6, 3, 4, 4)).astype(np.float32)
+  out[..., 3, :] = rng.choice([0.0, 1.0], out[..., 3, :].shape)  # saturated
+  grad = jax.grad(lambda o: losses.adpit_stereo(o, target[None]))(
+      jnp.asarray(out)
+  )
+  assert np.all(np.isfinite(grad))
+  assert np.any(grad[..., 0:3, :] != 0)  # the (x, y, distance) part learns
+
+
 def test_per_frame_loss_means_equal_the_official_losses():
   rng = np.random.default_rng(5)
   target = _random_target(rng)
