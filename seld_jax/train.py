@@ -404,19 +404,40 @@ class _Preemption:
 
 
 def _check_finite(pending: list[tuple[int, Any]]) -> list[float]:
-  """Raises NonFiniteLossError at the first non-finite pending loss."""
+  """Raises NonFiniteLossError at the first non-finite loss or gradient.
+
+  A NaN gradient with a finite loss (a NaN in the backward pass) makes the
+  parameters NaN at that step while its loss still looks fine, so the
+  gradient norm is checked too: otherwise a checkpoint of NaN parameters
+  could be saved as the latest one.
+
+  Args:
+    pending: (step, metrics) of the steps not yet checked; cleared.
+
+  Returns:
+    Their losses.
+  """
   values = jax.device_get([m for _, m in pending])
   losses = []
   for (step, _), m in zip(pending, values):
     loss = float(m['loss'])
+    grad_norm = float(m['grad_norm']) if 'grad_norm' in m else 0.0
     if not np.isfinite(loss):
-      raise NonFiniteLossError(
-          f'Non-finite training loss ({loss}) at step {step}. Training '
-          'stopped; the last checkpoint saved before it is kept. Lower the '
-          'learning rate, enable gradient clipping (config.grad_clip_norm) '
-          'or check the input data.'
+      problem = f'Non-finite training loss ({loss}) at step {step}.'
+    elif not np.isfinite(grad_norm):
+      problem = (
+          f'Non-finite gradient (norm {grad_norm}) at step {step}, with a '
+          f'finite training loss ({loss:.6g}): a NaN or inf arose in the '
+          'backward pass.'
       )
-    losses.append(loss)
+    else:
+      losses.append(loss)
+      continue
+    raise NonFiniteLossError(
+        f'{problem} Training stopped; the last checkpoint saved before it is '
+        'kept. Lower the learning rate, enable gradient clipping '
+        '(config.grad_clip_norm) or check the input data.'
+    )
   pending.clear()
   return losses
 

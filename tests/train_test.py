@@ -424,7 +424,8 @@ def test_non_finite_loss_names_the_step(tmp_path, data_dir):
   )
   assert out.returncode != 0
   assert 'NonFiniteLossError' in out.stderr
-  assert 'Non-finite training loss' in out.stderr
+  # The loss, or first the gradient (a finite loss, NaN parameters after).
+  assert re.search(r'Non-finite (training loss|gradient)', out.stderr)
   line = [l for l in out.stderr.splitlines() if 'at step' in l][-1]
   bad_step = int(line.split('at step ')[1].split('.')[0])
   kept = sorted(
@@ -432,6 +433,26 @@ def test_non_finite_loss_names_the_step(tmp_path, data_dir):
   )
   # The last good checkpoint is kept; nothing at or after the bad step.
   assert kept and max(kept) < bad_step
+
+
+def test_check_finite_stops_at_a_nan_gradient_under_a_finite_loss():
+  from seld_jax import train  # pylint: disable=g-import-not-at-top
+
+  pending = [
+      (5, {'loss': np.float32(0.2), 'grad_norm': np.float32(0.3)}),
+      (6, {'loss': np.float32(0.13), 'grad_norm': np.float32(np.nan)}),
+      (7, {'loss': np.float32(np.nan), 'grad_norm': np.float32(np.nan)}),
+  ]
+  with pytest.raises(train.NonFiniteLossError, match='gradient.*at step 6'):
+    train._check_finite(pending)  # pylint: disable=protected-access
+  pending = [(8, {'loss': np.float32(np.inf), 'grad_norm': np.float32(1.0)})]
+  with pytest.raises(
+      train.NonFiniteLossError, match=r'training loss \(inf\) at step 8'
+  ):
+    train._check_finite(pending)  # pylint: disable=protected-access
+  pending = [(9, {'loss': np.float32(0.5), 'grad_norm': np.float32(1.0)})]
+  assert train._check_finite(pending) == [0.5]  # pylint: disable=protected-access
+  assert not pending
 
 
 def test_init_from_another_run(tmp_path, data_dir, trained):
