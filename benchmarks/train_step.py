@@ -41,9 +41,10 @@ timed on one random batch already placed on the devices:
                  device, or `mfu.PEAK_TFLOPS` by device kind: TF32 for a
                  float32 step on NVIDIA GPUs, bf16 with `--bf16`); None on
                  CPUs, which have no table
-  matmul_roof_tflops  what XLA's 2048^3 matmul reaches on one device (all
-                 cores of a CPU), and `fraction_of_matmul_roof` the step's
-                 share of it (of the roof times the devices on accelerators)
+  matmul_roof_tflops  what XLA's 2048^3 matmul (8192^3 on accelerators)
+                 reaches on one device (all cores of a CPU), and
+                 `fraction_of_matmul_roof` the step's share of it (of the
+                 roof times the devices on accelerators)
 
 The same is measured for a PyTorch eager implementation of the baseline CRNN
 (SPEC §3.1, the official module layout) trained with the official
@@ -116,7 +117,9 @@ _PEAK_TFLOPS = flags.DEFINE_float(
     '.PEAK_TFLOPS by device kind; none for CPUs).',
 )
 _MATMUL_ROOF = flags.DEFINE_bool(
-    'matmul_roof', True, "Also time XLA's (and torch's) 2048^3 matmul."
+    'matmul_roof',
+    True,
+    "Also time XLA's (and torch's) 2048^3 matmul (8192^3 on accelerators).",
 )
 _REPEATS = flags.DEFINE_integer(
     'repeats', 10, 'Timed steps per setting.', lower_bound=1
