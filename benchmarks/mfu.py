@@ -117,10 +117,20 @@ def matmul_roof_tflops(
       jax.device_put(jax.random.normal(k, (n, n), dtype), device) for k in keys
   )
   matmul = jax.jit(jnp.matmul)
-  jax.block_until_ready(matmul(a, b))
+  return best_tflops(
+      lambda: jax.block_until_ready(matmul(a, b)), 2.0 * n**3, repeats
+  )
+
+
+def best_tflops(run, flops: float, repeats: int = 5) -> float:
+  """`flops` over the fastest of `repeats` calls of `run`, in TFLOP/s.
+
+  `run` must return when its work is done; one untimed call goes first.
+  """
+  run()
   best = float('inf')
   for _ in range(repeats):
     start = time.perf_counter()
-    jax.block_until_ready(matmul(a, b))
+    run()
     best = min(best, time.perf_counter() - start)
-  return 2.0 * n**3 / best / 1e12
+  return flops / best / 1e12

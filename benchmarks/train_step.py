@@ -571,13 +571,7 @@ def _torch_worker(spec: dict) -> dict:
   roof = None
   if spec['matmul_roof']:
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    torch.mm(a, b)
-    best = float('inf')
-    for _ in range(5):
-      start = time.perf_counter()
-      torch.mm(a, b)
-      best = min(best, time.perf_counter() - start)
-    roof = 2.0 * 2048**3 / best / 1e12
+    roof = mfu.best_tflops(lambda: torch.mm(a, b), 2.0 * 2048**3)
   return {
       'model': 'crnn (PyTorch eager, precomputed features)',
       'num_params': int(num_params),

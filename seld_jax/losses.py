@@ -142,27 +142,21 @@ def adpit(output: jax.Array, target: jax.Array) -> jax.Array:
 _BCE_EPSILON = 1e-12
 
 
-def _clamped_logs(prob: jax.Array) -> tuple[jax.Array, jax.Array]:
-  return (
-      jnp.maximum(jnp.log(prob), -100.0),
-      jnp.maximum(jnp.log1p(-prob), -100.0),
-  )
-
-
 @jax.custom_vjp
 def _bce(prob: jax.Array, target: jax.Array) -> jax.Array:
-  log_p, log_1mp = _clamped_logs(prob)
-  return -(target * log_p + (1.0 - target) * log_1mp)
+  return _bce_fwd(prob, target)[0]
 
 
 def _bce_fwd(prob, target):
-  return _bce(prob, target), (prob, target)
+  log_p = jnp.maximum(jnp.log(prob), -100.0)
+  log_1mp = jnp.maximum(jnp.log1p(-prob), -100.0)
+  value = -(target * log_p + (1.0 - target) * log_1mp)
+  return value, (prob, target, log_p, log_1mp)
 
 
 def _bce_bwd(residuals, g):
-  prob, target = residuals
+  prob, target, log_p, log_1mp = residuals
   d_prob = g * (prob - target) / jnp.maximum((1.0 - prob) * prob, _BCE_EPSILON)
-  log_p, log_1mp = _clamped_logs(prob)
   return d_prob, g * (log_1mp - log_p)
 
 

@@ -421,7 +421,7 @@ def _check_finite(pending: list[tuple[int, Any]]) -> list[float]:
   losses = []
   for (step, _), m in zip(pending, values):
     loss = float(m['loss'])
-    grad_norm = float(m['grad_norm']) if 'grad_norm' in m else 0.0
+    grad_norm = float(m['grad_norm'])
     if not np.isfinite(loss):
       problem = f'Non-finite training loss ({loss}) at step {step}.'
     elif not np.isfinite(grad_norm):

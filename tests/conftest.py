@@ -37,15 +37,10 @@ def _tempfile_dir_inside_basetemp(tmp_path_factory):
   Under basetemp they go with pytest's own temporary files.
   """
   path = str(tmp_path_factory.mktemp('tempfile'))
-  saved_env, saved_dir = os.environ.get('TMPDIR'), tempfile.tempdir
-  os.environ['TMPDIR'] = path
-  tempfile.tempdir = path
-  yield path
-  tempfile.tempdir = saved_dir
-  if saved_env is None:
-    os.environ.pop('TMPDIR', None)
-  else:
-    os.environ['TMPDIR'] = saved_env
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv('TMPDIR', path)
+    patch.setattr(tempfile, 'tempdir', path)
+    yield path
 
 
 @pytest.fixture
