@@ -92,4 +92,6 @@ def get_config(arg: str = 'full'):
       # None: the reference decoder (every audio frame attends to the whole
       # window's video); k: only to the frames within k label frames.
       kw.cross_attention_window = ml_collections.config_dict.placeholder(int)
+      # False: the reference's post-norm decoder layers; True: pre-norm.
+      kw.decoder_norm_first = False
   return config

@@ -77,6 +77,7 @@ def get_config(arg: str = 'small_cnn'):
   config.model_kwargs.decoder_heads = 8
   config.model_kwargs.decoder_ffn_dim = 2048
   config.model_kwargs.decoder_dropout = 0.1
+  config.model_kwargs.decoder_norm_first = False  # True: pre-norm layers
   # DCASE2024 selects the model on the validation F-score.
   config.best_metric = 'F'
   config.best_mode = 'max'

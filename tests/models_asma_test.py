@@ -417,6 +417,29 @@ def test_cross_attention_window_keeps_the_video_of_other_frames_out():
     asma.ASMASeld(2, 16, 13, cross_attention_window=-1, rngs=nnx.Rngs(0))
 
 
+def test_decoder_norm_first_builds_pre_norm_layers_of_the_same_size():
+  kwargs = dict(dropout=0.0, decoder_dropout=0.0, **_TINY)
+  post = asma.ASMASeld(2, 16, 13, rngs=nnx.Rngs(0), **kwargs)
+  pre = asma.ASMASeld(
+      2, 16, 13, decoder_norm_first=True, rngs=nnx.Rngs(0), **kwargs
+  )
+  assert _num_params(pre) == _num_params(post)
+  assert [l.norm_first for l in pre.decoder_layers] == [True, True]
+  assert [l.norm_first for l in post.decoder_layers] == [False, False]
+  pre.eval()
+  post.eval()
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(2, 2, 50, 16)) * 10, jnp.float32)
+  v = jnp.asarray(rng.normal(size=(2, 10, 49)), jnp.float32)
+  # Same initial parameters, other arithmetic: the outputs differ, and the
+  # audio path before the fusion is the same.
+  assert np.abs(np.asarray(pre(x, v)) - np.asarray(post(x, v))).max() > 1e-3
+  np.testing.assert_array_equal(pre.embed(x), post.embed(x))
+  for bad in (dict(use_transformer=False), dict(use_visual=False)):
+    with pytest.raises(ValueError, match='decoder_norm_first needs'):
+      asma.ASMASeld(2, 16, 13, decoder_norm_first=True, rngs=nnx.Rngs(0), **bad)
+
+
 def test_visual_dropout_shows_some_examples_no_video_in_training():
   kwargs = dict(dropout=0.0, decoder_dropout=0.0, **_TINY)
   model = asma.ASMASeld(

@@ -245,12 +245,22 @@ def test_parity_with_pytorch_2025_stereo_av():
   np.testing.assert_allclose(got, want, atol=2e-5, rtol=0)
 
 
-def test_decoder_layer_matches_torch_in_training_mode_without_dropout():
+@pytest.mark.parametrize('norm_first', [False, True])
+def test_decoder_layer_matches_torch_in_training_mode_without_dropout(
+    norm_first,
+):
   torch.manual_seed(0)
   ref = nn.TransformerDecoderLayer(
-      16, 4, dim_feedforward=24, dropout=0.0, batch_first=True
+      16,
+      4,
+      dim_feedforward=24,
+      dropout=0.0,
+      batch_first=True,
+      norm_first=norm_first,
   )
-  layer = av_baseline.TransformerDecoderLayer(16, 4, 24, 0.0, rngs=nnx.Rngs(0))
+  layer = av_baseline.TransformerDecoderLayer(
+      16, 4, 24, 0.0, norm_first=norm_first, rngs=nnx.Rngs(0)
+  )
   sd = {k: v.detach().numpy() for k, v in ref.state_dict().items()}
   _load_attention(layer.self_attn, sd, 'self_attn')
   _load_attention(layer.cross_attn, sd, 'multihead_attn')

@@ -157,6 +157,7 @@ class ASMASeld(nnx.Module):
       decoder_heads: int = 8,
       decoder_ffn_dim: int = 2048,
       decoder_dropout: float = 0.1,
+      decoder_norm_first: bool = False,
       cross_attention_window: int | None = None,
       fnn_size: int = 128,
       dropout: float = 0.05,
@@ -197,6 +198,9 @@ class ASMASeld(nnx.Module):
       decoder_heads: heads of the decoder.
       decoder_ffn_dim: feed-forward width of the decoder.
       decoder_dropout: dropout of the decoder.
+      decoder_norm_first: False (the reference): post-norm decoder layers,
+        as torch's default; True: pre-norm (torch's `norm_first=True`), a
+        variant for the fusion study in docs/models.md.
       cross_attention_window: None (the reference): every audio frame of
         the decoder attends to every visual frame of the window. k >= 0:
         only to the visual frames within k label frames of its own
@@ -235,12 +239,16 @@ class ASMASeld(nnx.Module):
     self.use_transformer = use_transformer
     self.use_visual = use_visual
     self.blind = bool(blind)
-    if cross_attention_window is not None:
-      if not (use_visual and use_transformer):
+    for name, value in (
+        ('cross_attention_window', cross_attention_window is not None),
+        ('decoder_norm_first', decoder_norm_first),
+    ):
+      if value and not (use_visual and use_transformer):
         raise ValueError(
-            'cross_attention_window needs the decoder fusion '
+            f'{name} needs the decoder fusion '
             '(use_visual=True, use_transformer=True).'
         )
+    if cross_attention_window is not None:
       if int(cross_attention_window) < 0:
         raise ValueError(
             'cross_attention_window must be None or >= 0, got '
@@ -324,6 +332,7 @@ class ASMASeld(nnx.Module):
                 decoder_heads,
                 decoder_ffn_dim,
                 decoder_dropout,
+                norm_first=decoder_norm_first,
                 **kw,
             )
             for _ in range(num_decoder_layers)

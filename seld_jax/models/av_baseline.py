@@ -213,11 +213,19 @@ def _layer_norm(dim: int, rngs: nnx.Rngs, dtype) -> nnx.LayerNorm:
 
 
 class TransformerDecoderLayer(nnx.Module):
-  """`torch.nn.TransformerDecoderLayer` (batch first, post-norm, ReLU).
+  """`torch.nn.TransformerDecoderLayer` (batch first, ReLU).
+
+  Post-norm (the baselines' and torch's default):
 
     x = norm1(x + dropout(self_attn(x, x, x)))
     x = norm2(x + dropout(cross_attn(x, memory, memory)))
     x = norm3(x + dropout(linear2(dropout(relu(linear1(x))))))
+
+  `norm_first=True` is torch's pre-norm variant (not the baselines'):
+
+    x = x + dropout(self_attn(norm1(x)))
+    x = x + dropout(cross_attn(norm2(x), memory, memory))
+    x = x + dropout(linear2(dropout(relu(linear1(norm3(x))))))
 
   The baselines pass no masks; `memory_mask` is optional.
   """
@@ -229,9 +237,11 @@ class TransformerDecoderLayer(nnx.Module):
       ffn_dim: int = 2048,
       dropout: float = 0.1,
       *,
+      norm_first: bool = False,
       rngs: nnx.Rngs,
       dtype=None,
   ):
+    self.norm_first = norm_first
     self.self_attn = multi_head_attention(
         dim, num_heads, dropout, rngs=rngs, dtype=dtype
     )
@@ -257,12 +267,20 @@ class TransformerDecoderLayer(nnx.Module):
     query t may attend to memory s) restricts the cross-attention, as
     torch's `memory_mask` with the opposite convention.
     """
+    if self.norm_first:
+      x = x + self.dropout(self.self_attn(self.norm1(x)))
+      x = x + self.dropout(
+          self.cross_attn(self.norm2(x), memory, mask=memory_mask)
+      )
+      return x + self.dropout(self._feed_forward(self.norm3(x)))
     x = self.norm1(x + self.dropout(self.self_attn(x)))
     x = self.norm2(
         x + self.dropout(self.cross_attn(x, memory, mask=memory_mask))
     )
-    y = self.linear2(self.dropout(jax.nn.relu(self.linear1(x))))
-    return self.norm3(x + self.dropout(y))
+    return self.norm3(x + self.dropout(self._feed_forward(x)))
+
+  def _feed_forward(self, x: jax.Array) -> jax.Array:
+    return self.linear2(self.dropout(jax.nn.relu(self.linear1(x))))
 
 
 # The model
@@ -286,6 +304,7 @@ class AVSeldCRNN(crnn.SeldCRNN):
       decoder_heads: int = 8,
       decoder_ffn_dim: int = 2048,
       decoder_dropout: float = 0.1,
+      decoder_norm_first: bool = False,
       blind: bool = False,
       visual_dropout: float = 0.0,
       dtype=None,
@@ -308,6 +327,8 @@ class AVSeldCRNN(crnn.SeldCRNN):
       decoder_heads: attention heads of the decoder.
       decoder_ffn_dim: feed-forward width of the decoder.
       decoder_dropout: dropout of the decoder.
+      decoder_norm_first: pre-norm decoder layers (torch's
+        `norm_first=True`); False, the baselines', is post-norm.
       blind: the audio-only control with the same parameters: the visual
         input is zeroed before the fusion, so the decoder attends to a
         constant memory (for measuring what the video adds at equal size
@@ -351,6 +372,7 @@ class AVSeldCRNN(crnn.SeldCRNN):
             decoder_heads,
             decoder_ffn_dim,
             decoder_dropout,
+            norm_first=decoder_norm_first,
             rngs=rngs,
             dtype=dtype,
         )
