@@ -349,6 +349,20 @@ def test_blind_control_has_the_same_parameters_and_ignores_the_video():
   assert not np.allclose(y, _forward(blind, x, None))
 
 
+def test_decoder_norm_first_gives_pre_norm_layers_of_the_same_size():
+  post = _tiny_model()
+  pre = _tiny_model(decoder_norm_first=True)
+  assert _num_params(pre) == _num_params(post)
+  assert all(layer.norm_first for layer in pre.decoder_layers)
+  assert not any(layer.norm_first for layer in post.decoder_layers)
+  pre.eval()
+  post.eval()
+  x = jax.random.normal(jax.random.key(0), (2, 2, 51, 16))
+  v = jax.random.normal(jax.random.key(1), (2, 10, 7, 7))
+  # Same initial parameters, the other layer arithmetic.
+  assert np.abs(_forward(pre, x, v) - _forward(post, x, v)).max() > 1e-3
+
+
 def test_bad_visual_inputs_are_clear_errors():
   model = _tiny_model()
   x = jnp.zeros((1, 2, 51, 16))
