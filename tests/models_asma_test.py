@@ -424,8 +424,8 @@ def test_decoder_norm_first_builds_pre_norm_layers_of_the_same_size():
       2, 16, 13, decoder_norm_first=True, rngs=nnx.Rngs(0), **kwargs
   )
   assert _num_params(pre) == _num_params(post)
-  assert [l.norm_first for l in pre.decoder_layers] == [True, True]
-  assert [l.norm_first for l in post.decoder_layers] == [False, False]
+  assert [layer.norm_first for layer in pre.decoder_layers] == [True, True]
+  assert [layer.norm_first for layer in post.decoder_layers] == [False, False]
   pre.eval()
   post.eval()
   rng = np.random.default_rng(0)
