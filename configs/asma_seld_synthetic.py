@@ -53,20 +53,7 @@ def get_config(arg: str = 'full'):
   # batch 8 of 2-s windows every variant learned far less in 4000 steps; at
   # 2e-3 there the full model's training loss stayed above a constant
   # no-event output's for 2,400 steps.)
-  recipe = default.get_config()
-  for name in (
-      'window_seconds',
-      'eval_hop_seconds',
-      'batch_size',
-      'eval_batch_size',
-      'schedule',
-      'warmup_steps',
-  ):
-    config[name] = recipe[name]
-  config.learning_rate = 1.5e-3
-  config.num_train_steps = 2000
-  config.eval_every_steps = 1000
-  config.checkpoint_every_steps = 1000
+  default.short_window_adam_recipe(config, learning_rate=1.5e-3)
   # Every augmentation field, all off (the README's rows); e.g.
   # --config.augment.acs=stereo for the L/R swap with the frames flipped.
   config.augment = augment.default_config()

@@ -1,4 +1,4 @@
-"""Tests for configs/default.py: the default recipe and the 5-s recipe."""
+"""Tests for configs/default.py: the default, 5-s and audio-visual recipes."""
 
 import jax
 import jax.numpy as jnp
@@ -36,3 +36,16 @@ def test_five_second_recipe_keeps_adam():
   assert config.optimizer == 'adam'
   assert (config.batch_size, config.window_seconds) == (8, 5.0)
   assert config.learning_rate == 2e-3
+
+
+def test_short_window_adam_recipe_takes_the_default_shape_with_adam():
+  config = default.short_window_adam_recipe(
+      default.five_second_config(), learning_rate=1e-3
+  )
+  assert config.optimizer == 'adam'  # the config's, not the default's Muon
+  assert (config.batch_size, config.window_seconds) == (32, 1.2)
+  assert (config.eval_batch_size, config.eval_hop_seconds) == (32, 0.6)
+  assert (config.schedule, config.warmup_steps) == ('cosine', 200)
+  assert config.learning_rate == 1e-3
+  assert config.num_train_steps == 2000
+  assert config.eval_every_steps == config.checkpoint_every_steps == 1000

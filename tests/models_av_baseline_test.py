@@ -432,12 +432,14 @@ def test_configs_build_the_2024_model_on_synthetic_frames(arg):
   shape = spec.shape(int(round(config.window_seconds * config.sample_rate)))
   model = nnx.eval_shape(lambda: train_step.create_model(config, shape))
   assert isinstance(model, av_baseline.AVSeldCRNN)
+  # The recipe's 1.2-s windows: 12 label frames, one video frame each.
+  assert (config.window_seconds, config.batch_size) == (1.2, 32)
   size = tuple(config.model_kwargs.visual_size)
-  frames = jax.ShapeDtypeStruct((1, 50) + size + (3,), jnp.uint8)
+  frames = jax.ShapeDtypeStruct((1, 12) + size + (3,), jnp.uint8)
   feats = jax.ShapeDtypeStruct((1,) + shape, jnp.float32)
   out = nnx.eval_shape(lambda m, x, v: m(x, v), model, feats, frames)
   assert (
-      out.shape == (1, 50, crnn.output_size(config.target, 13)) == (1, 50, 156)
+      out.shape == (1, 12, crnn.output_size(config.target, 13)) == (1, 12, 156)
   )
   # resnet50: the official 49 values per frame (7x7 channel mean).
   assert model.visual_dim == (49 if arg == 'resnet50' else 4 * 8 * 32)
