@@ -30,6 +30,7 @@ from seld_jax.synth import files
 from seld_jax.synth import render
 from seld_jax.synth import scenes
 from seld_jax.synth import sources
+from seld_jax.synth import video
 
 DEFAULT = render.SynthConfig()
 
@@ -221,10 +222,21 @@ def test_dataset_bytes_identical_across_runs_and_workers(tmp_path):
   render.render_dataset(tmp_path / 'b', config, workers=2, progress=False)
   tree = _tree(tmp_path / 'a')
   assert tree == _tree(tmp_path / 'b') and len(tree) == 12
+  videos = [rel for rel in tree if rel.endswith('.mp4')]
+  assert len(videos) == 3
   for rel in tree:
-    assert (tmp_path / 'a' / rel).read_bytes() == (
-        tmp_path / 'b' / rel
-    ).read_bytes(), rel
+    a, b = tmp_path / 'a' / rel, tmp_path / 'b' / rel
+    if rel in videos:
+      # x264 (single-threaded, same input) is byte-identical in all but about
+      # one file in a hundred, where the first picture's coding differs and
+      # the decoded frames by at most 2 levels in a few pixels (see
+      # `video.write_mp4`); the frames must agree to that.
+      frames_a, frames_b = video.read_mp4(a), video.read_mp4(b)
+      assert frames_a.shape == frames_b.shape == (90, 160, 320, 3), rel
+      diff = np.abs(frames_a.astype(np.int16) - frames_b.astype(np.int16))
+      assert diff.max() <= 2 and np.mean(diff > 0) < 1e-3, rel
+    else:
+      assert a.read_bytes() == b.read_bytes(), rel
 
 
 def test_sources_dir_uses_real_clips(shared_data, tmp_path, caplog):

@@ -28,7 +28,9 @@ Train scenes are fold 1 in rooms 1..train_rooms, test scenes fold 2 in rooms
 train_rooms+1..train_rooms+test_rooms; the mix number counts scenes per room.
 A room (size, RT60) is drawn from (seed, room number) and shared by its
 scenes; everything else is drawn from (seed, split, scene index), so any scene
-can be rendered alone, in any order or in parallel, with identical bytes.
+can be rendered alone, in any order or in parallel, with identical bytes
+(the mp4s, rarely, with frames equal to within 2 levels: see
+`video.write_mp4`).
 Every file is written to a temporary sibling and renamed into place.
 
 In memory (e.g. for a TFDS builder):
