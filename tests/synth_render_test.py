@@ -214,7 +214,7 @@ def test_cli_layout_and_in_memory_equivalence(tmp_path):
   assert read.equals(table)
 
 
-def test_dataset_bytes_identical_across_runs_and_workers(tmp_path):
+def test_dataset_identical_across_runs_and_workers(tmp_path):
   config = dataclasses.replace(
       DEFAULT, num_train=2, num_test=1, duration=3.0, seed=11, video=True
   )
