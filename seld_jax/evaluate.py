@@ -15,7 +15,7 @@
 r"""Checkpoint evaluation: whole recordings -> DCASE CSVs, scores, plots.
 
   python -m seld_jax.evaluate --config C --workdir W [--step N] [--split S] \
-      [--metric M]
+      [--metric M] [--allow_model_changes]
 
 Restores the chosen checkpoint (default: the best; else the latest), predicts
 every recording of the split with sliding windows (stitched back, overlaps
@@ -26,6 +26,13 @@ Output layout (stable):
   W/eval/<split>/pred/<recording>.csv
   W/eval/<split>/metrics.json        (the keys of `seld_jax.score --json`)
   W/eval/<split>/plots/<recording>.png
+
+The model settings (`train.EVAL_FIXED_KEYS`: model, model_kwargs, target,
+features, ...) must be those of the run's config.json: a config whose
+defaults changed since the run was trained would otherwise restore its
+weights into another network, silently where the shapes agree.
+`--allow_model_changes` evaluates anyway (a deliberate probe, such as the
+video zeroed at inference with `--config.model_kwargs.blind=True`).
 
 Audio-visual runs (`config.visual`) read the split's video with the audio:
 its decoded frames ('frames'), or its rows of the embedding store
@@ -317,6 +324,12 @@ def _define_flags():
   )
   flags.DEFINE_string('split', None, 'Split (default: config.test_split).')
   flags.DEFINE_string('metric', None, 'Metric year (default: config.metric).')
+  flags.DEFINE_bool(
+      'allow_model_changes',
+      False,
+      "Evaluate even where the model settings differ from the run's "
+      'config.json (a deliberate probe); by default that is an error.',
+  )
 
 
 def main(argv):
@@ -327,7 +340,12 @@ def main(argv):
   config = fl.config
   split = fl.split or config.test_split
   result = train.evaluate_checkpoint(
-      config, fl.workdir, step=fl.step, split=split, metric=fl.metric
+      config,
+      fl.workdir,
+      step=fl.step,
+      split=split,
+      metric=fl.metric,
+      allow_model_changes=fl.allow_model_changes,
   )
   out = pathlib.Path(fl.workdir) / 'eval' / split
   if not result.get('scored', True):

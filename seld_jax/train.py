@@ -251,6 +251,72 @@ def check_resume_config(
     )
 
 
+# Fields that fix the trained network and what it reads: evaluating a
+# checkpoint with other values would run another model on its weights,
+# silently where the shapes agree (post-norm weights in pre-norm layers,
+# say). The dataset and optimizer may differ (another test split).
+EVAL_FIXED_KEYS = tuple(
+    k for k in RESUME_FIXED_KEYS if k not in ('dataset', 'optimizer')
+)
+
+
+def _describe_changes(
+    recorded: dict[str, Any], config: ml_collections.ConfigDict, keys
+) -> list[str]:
+  """'key: old -> new' per changed key (dicts one level down)."""
+  now = json.loads(config.to_json_best_effort())
+  out = []
+  for key in keys:
+    old, new = recorded.get(key), now.get(key)
+    if isinstance(old, dict) and isinstance(new, dict):
+      for sub in sorted(set(old) | set(new)):
+        if old.get(sub) != new.get(sub):
+          out.append(f'{key}.{sub}: {old.get(sub)!r} -> {new.get(sub)!r}')
+    else:
+      out.append(f'{key}: {old!r} -> {new!r}')
+  return out
+
+
+def check_eval_config(
+    recorded: dict[str, Any] | None,
+    config: ml_collections.ConfigDict,
+    workdir: str,
+    *,
+    allow_changes: bool = False,
+) -> None:
+  """Refuses to evaluate a run's checkpoint as another model.
+
+  Args:
+    recorded: the run's config.json (None: none, nothing to check).
+    config: the evaluation's config.
+    workdir: the run directory (for the message).
+    allow_changes: warn instead (a deliberate probe, e.g. the video zeroed
+      at inference with `model_kwargs.blind`).
+
+  Raises:
+    ValueError: an `EVAL_FIXED_KEYS` field differs from config.json.
+  """
+  if recorded is None:
+    return
+  fixed, _ = config_changes(recorded, config)
+  fixed = [k for k in fixed if k in EVAL_FIXED_KEYS]
+  if not fixed:
+    return
+  changes = '; '.join(_describe_changes(recorded, config, fixed))
+  if allow_changes:
+    logging.warning(
+        'Evaluating %s with changed settings: %s.', workdir, changes
+    )
+    return
+  raise ValueError(
+      f'{workdir}/{CONFIG_FILE} records another model than this config '
+      f'({changes}; recorded -> now). Evaluate with the settings the run '
+      'was trained with (the same --config and flags; a config default may '
+      'have changed since), or allow the change on purpose '
+      '(seld_jax.evaluate --allow_model_changes).'
+  )
+
+
 def load_config(workdir: str) -> ml_collections.ConfigDict:
   path = pathlib.Path(workdir) / CONFIG_FILE
   if not path.exists():
@@ -664,12 +730,21 @@ def evaluate_checkpoint(
     split: str | None = None,
     metric: str | None = None,
     mesh=None,
+    allow_model_changes: bool = False,
 ) -> dict[str, Any]:
   """Restores a checkpoint (default: best, else latest), scores a split.
 
-  Writes `W/eval/<split>/{pred/*.csv, metrics.json, plots/*.png}`.
+  Writes `W/eval/<split>/{pred/*.csv, metrics.json, plots/*.png}`. The
+  model settings must be the run's (`check_eval_config`) unless
+  `allow_model_changes`.
   """
   workdir = os.path.abspath(workdir)
+  check_eval_config(
+      _recorded_config(workdir),
+      config,
+      workdir,
+      allow_changes=allow_model_changes,
+  )
   split = split or config.test_split
   mesh = mesh or sharding_lib.make_mesh(config.get('model_parallelism', 1))
   if config.get('normalize', True) and not os.path.exists(

@@ -221,7 +221,38 @@ def test_config_changes_splits_fixed_from_other_fields():
     train.check_resume_config(recorded, changed, 5)
 
 
-def _evaluate(workdir, data_dir, *extra):
+def test_check_eval_config_refuses_another_model():
+  import ml_collections  # pylint: disable=g-import-not-at-top
+
+  from seld_jax import train  # pylint: disable=g-import-not-at-top
+
+  config = ml_collections.ConfigDict({
+      'model': 'asma_seld',
+      'model_kwargs': {'decoder_norm_first': False, 'rnn_size': 16},
+      'dataset': 'a',
+      'learning_rate': 1e-3,
+  })
+  recorded = json.loads(config.to_json_best_effort())
+  train.check_eval_config(recorded, config, 'W')  # the run's own settings
+  train.check_eval_config(None, config, 'W')  # no config.json to check
+  # Another test set or recipe setting: evaluation is the same model.
+  other = train.with_overrides(config, dataset='b', learning_rate=2e-3)
+  train.check_eval_config(recorded, other, 'W')
+  # Same parameter shapes, another network: refused, naming the field.
+  other.model_kwargs.decoder_norm_first = True
+  with pytest.raises(
+      ValueError,
+      match=r'W/config.json records another model than this config '
+      r'\(model_kwargs.decoder_norm_first: False -> True;',
+  ):
+    train.check_eval_config(recorded, other, 'W')
+  train.check_eval_config(recorded, other, 'W', allow_changes=True)
+  other = train.with_overrides(config, model='seld_crnn')
+  with pytest.raises(ValueError, match="model: 'asma_seld' -> 'seld_crnn'"):
+    train.check_eval_config(recorded, other, 'W')
+
+
+def _evaluate(workdir, data_dir, *extra, check=True):
   """Runs `python -m seld_jax.evaluate` on a run of `configs/test.py`."""
   return subprocess.run(
       [
@@ -243,7 +274,7 @@ def _evaluate(workdir, data_dir, *extra):
       timeout=600,
       capture_output=True,
       text=True,
-      check=True,
+      check=check,
   )
 
 
@@ -291,6 +322,20 @@ def test_evaluate_command(trained, data_dir):
   # 2024 prediction files: 7 columns (distance 0 for a model without it).
   line = next((trained / 'eval' / 'test' / 'pred').glob('*.csv')).read_text()
   assert len(line.splitlines()[0].split(',')) == 7
+
+
+def test_evaluate_command_refuses_other_model_settings(trained, data_dir):
+  folder = trained / 'eval' / 'test'
+  before = {p.name: p.read_bytes() for p in folder.rglob('*') if p.is_file()}
+  out = _evaluate(
+      trained, data_dir, '--config.model_kwargs.fnn_size=32', check=False
+  )
+  assert out.returncode != 0
+  assert 'model_kwargs.fnn_size: 16 -> 32' in out.stderr
+  assert '--allow_model_changes' in out.stderr
+  # Nothing of the run's evaluation was touched.
+  after = {p.name: p.read_bytes() for p in folder.rglob('*') if p.is_file()}
+  assert after == before
 
 
 def test_unlabelled_split(tmp_path, trained, data_dir):
