@@ -310,7 +310,7 @@ def check_eval_config(
     return
   raise ValueError(
       f'{workdir}/{CONFIG_FILE} records another model than this config '
-      f'({changes}; recorded -> now). Evaluate with the settings the run '
+      f'(recorded -> now: {changes}). Evaluate with the settings the run '
       'was trained with (the same --config and flags; a config default may '
       'have changed since), or allow the change on purpose '
       '(seld_jax.evaluate --allow_model_changes).'

@@ -243,7 +243,7 @@ def test_check_eval_config_refuses_another_model():
   with pytest.raises(
       ValueError,
       match=r'W/config.json records another model than this config '
-      r'\(model_kwargs.decoder_norm_first: False -> True;',
+      r'\(recorded -> now: model_kwargs.decoder_norm_first: False -> True\)',
   ):
     train.check_eval_config(recorded, other, 'W')
   train.check_eval_config(recorded, other, 'W', allow_changes=True)
