@@ -80,12 +80,25 @@ def test_variants(arg, count):
   assert config.freeze == ()  # the small CNN is trained
   assert model.blind == (arg == 'blind')
   assert config.model_kwargs.zero_visual_embed is False  # reference init
+  if arg == 'no_transformer':
+    assert 'decoder_norm_first' not in config.model_kwargs
+  else:  # pre-norm decoder layers, where the reference's are post-norm
+    assert config.model_kwargs.decoder_norm_first is True
+    assert [layer.norm_first for layer in model.decoder_layers] == [True] * 2
   # Every augmentation field present (settable from the command line), off.
   assert config.augment.to_dict() == augment.default_config().to_dict()
   assert augment.build(config) == (None, None)
   frames = jax.ShapeDtypeStruct((1, 12, 72, 128, 3), jnp.uint8)
   out = nnx.eval_shape(lambda m, x, v: m(x, v), model, feats, frames)
   assert out.shape == (1, 12, 156)
+
+
+def test_reference_post_norm_decoder_is_one_flag_away():
+  config = asma_seld_synthetic.get_config('full')
+  config.model_kwargs.decoder_norm_first = False  # the reference's layers
+  _, model = _model(config)
+  assert [layer.norm_first for layer in model.decoder_layers] == [False] * 2
+  assert _num_params(model) == 2_208_984  # same parameters either way
 
 
 def test_unknown_variant():
