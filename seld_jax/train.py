@@ -261,10 +261,9 @@ EVAL_FIXED_KEYS = tuple(
 
 
 def _describe_changes(
-    recorded: dict[str, Any], config: ml_collections.ConfigDict, keys
+    recorded: dict[str, Any], now: dict[str, Any], keys
 ) -> list[str]:
   """'key: old -> new' per changed key (dicts one level down)."""
-  now = json.loads(config.to_json_best_effort())
   out = []
   for key in keys:
     old, new = recorded.get(key), now.get(key)
@@ -298,11 +297,11 @@ def check_eval_config(
   """
   if recorded is None:
     return
-  fixed, _ = config_changes(recorded, config)
-  fixed = [k for k in fixed if k in EVAL_FIXED_KEYS]
+  now = json.loads(config.to_json_best_effort())
+  fixed = [k for k in EVAL_FIXED_KEYS if recorded.get(k) != now.get(k)]
   if not fixed:
     return
-  changes = '; '.join(_describe_changes(recorded, config, fixed))
+  changes = '; '.join(_describe_changes(recorded, now, fixed))
   if allow_changes:
     logging.warning(
         'Evaluating %s with changed settings: %s.', workdir, changes
